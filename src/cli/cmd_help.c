@@ -1,0 +1,51 @@
+/*
+ * warren help [COMMAND]
+ */
+#include <string.h>
+
+#include "cli.h"
+#include "node/config.h"
+
+void
+cli_help(FILE *f, const struct cli_cmd *cmd)
+{
+	fprintf(f, "NAME\n    warren %s - %s\n\nSYNOPSIS\n    %s\n\nDESCRIPTION\n",
+	    cmd->name, cmd->summary, cmd->usage);
+	for (const char *p = cmd->help; *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+
+		fprintf(f, len ? "    %.*s\n" : "\n", (int)len, p);
+		p += len + (nl != NULL);
+	}
+	if (strcmp(cmd->name, "node") == 0) {
+		fprintf(f, "\nSETTINGS (flag --name-with-dashes, or name = value "
+			   "in [node])\n");
+		for (const struct config_key *k = config_keys; k->name; k++)
+			fprintf(f, "    %-18s %-10s %s\n", k->name, k->arg,
+			    k->help);
+		fprintf(f, "    %-18s %-10s %s\n", "config", "FILE",
+		    "INI file to read (flag only)");
+	}
+	fprintf(f, "\nEXIT STATUS\n    0 success, 1 failure, 2 usage error.\n");
+}
+
+int
+cmd_help(int argc, char **argv)
+{
+	const struct cli_cmd *cmd;
+
+	if (argc < 2) {
+		printf("usage: warren COMMAND [ARGS]\n\nCommands:\n");
+		for (cmd = cli_cmds; cmd->name != NULL; cmd++)
+			printf("  %-10s %s\n", cmd->name, cmd->summary);
+		return CLI_OK;
+	}
+	cmd = cli_find(argv[1]);
+	if (cmd == NULL) {
+		cli_err("no command '%s' (try 'warren help')", argv[1]);
+		return CLI_USAGE;
+	}
+	cli_help(stdout, cmd);
+	return CLI_OK;
+}

@@ -1,0 +1,227 @@
+/*
+ * warren: entry point and subcommand table.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char node_help[] =
+    "Run a warren node in the foreground: share a folder on the main port\n"
+    "(RETR/ARET, RETP/AREP, HASH/AHAS of the course protocol, IPv4 and IPv6),\n"
+    "download files for the CLI, and answer the control socket. Logs go to\n"
+    "stderr. Stop it with Ctrl-C, SIGTERM or 'warren stop'.\n"
+    "\n"
+    "Settings come from the INI file (section [node]; default\n"
+    "$XDG_CONFIG_HOME/warren/warren.conf if it exists), then from flags.\n"
+    "Every setting is a flag of the same name with '-' for '_'.\n"
+    "\n"
+    "Environment: WARREN_TEST_FAULTS (tests only; refused unless every\n"
+    "listen address is loopback): corrupt_part=N, close_after=BYTES, stall.\n";
+
+static const char get_help[] =
+    "Download a file by MD5 through the running node. The node writes\n"
+    "NAME.part in the download folder, checks the whole-file MD5, and only\n"
+    "then renames it to NAME (never over an existing file; NAME (1) etc.).\n"
+    "A file whose MD5 does not match is kept aside as NAME.bad.part.\n"
+    "\n"
+    "  --from HOST:PORT   a source (repeatable; [v6]:port for IPv6)\n"
+    "  -o, --output DIR   save into DIR (default: the node's download_dir)\n"
+    "  --name NAME        local file name (default: the MD5)\n"
+    "  --background       return at once; follow with 'warren downloads'\n"
+    "  --json             print the node's events as JSON lines\n"
+    "  -S, --socket PATH  control socket of the node\n"
+    "\n"
+    "Shows a progress bar when stdout is a terminal, nothing otherwise.\n"
+    "Exit status 0 when the file is saved with its MD5 verified.\n";
+
+static const char status_help[] =
+    "Show the running node's state: addresses, shared folder and library\n"
+    "counters, uploads, downloads.\n"
+    "\n"
+    "  --json             the raw status object\n"
+    "  -S, --socket PATH  control socket of the node\n";
+
+static const char share_help[] =
+    "share ls: list the shared files with their size and MD5. Files whose\n"
+    "name is longer than 100 bytes are marked '!': they are hashed and\n"
+    "listed but cannot be announced over the course protocols.\n"
+    "\n"
+    "  --json             one JSON object\n"
+    "  -S, --socket PATH  control socket of the node\n";
+
+static const char downloads_help[] =
+    "List the node's downloads: state, progress, speed, source.\n"
+    "\n"
+    "  --json             one JSON object\n"
+    "  -S, --socket PATH  control socket of the node\n";
+
+static const char stop_help[] =
+    "Stop the running node cleanly (as SIGTERM does).\n"
+    "\n"
+    "  -S, --socket PATH  control socket of the node\n";
+
+static const char help_help[] =
+    "Without an argument, list the commands. With one, show its page.\n";
+
+const struct cli_cmd cli_cmds[] = {
+	{ "node", cmd_node, "run a node (foreground)",
+	    "warren node [--config FILE] [--listen ADDR:PORT]... [--share DIR] "
+	    "[settings...]",
+	    node_help },
+	{ "get", cmd_get, "download a file by MD5 and verify it",
+	    "warren get MD5 --from HOST:PORT [--from ...] [-o DIR] [--name "
+	    "NAME] [--background] [--json]",
+	    get_help },
+	{ "status", cmd_status, "show the node's state",
+	    "warren status [--json]", status_help },
+	{ "share", cmd_share, "list shared files", "warren share ls [--json]",
+	    share_help },
+	{ "downloads", cmd_downloads, "list downloads",
+	    "warren downloads [--json]", downloads_help },
+	{ "stop", cmd_stop, "stop the node", "warren stop", stop_help },
+	{ "help", cmd_help, "show help for a command", "warren help [COMMAND]",
+	    help_help },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+const struct cli_cmd *
+cli_find(const char *name)
+{
+	for (const struct cli_cmd *c = cli_cmds; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+void
+cli_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("warren: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int
+cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		fputs("warren: ", stderr);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "usage: %s\n(see 'warren help %s')\n", cmd->usage,
+	    cmd->name);
+	return CLI_USAGE;
+}
+
+int
+cli_common_opts(int argc, char **argv, const struct cli_cmd *self, int *json,
+    const char **socket, int *first)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*json = 0;
+	*socket = NULL;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "S:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			*json = 1;
+			break;
+		case 'S':
+			*socket = optarg;
+			break;
+		case 'h':
+			cli_help(stdout, self);
+			return CLI_OK;
+		default:
+			return cli_usage(self, NULL);
+		}
+	}
+	*first = optind;
+	return -1;
+}
+
+json_t *
+cli_simple_call(const char *socket, const char *op, int json)
+{
+	struct client cl;
+	json_t *reply, *result = NULL;
+
+	if (client_open(&cl, client_socket_path(socket)) != 0)
+		return NULL;
+	reply = client_call(&cl, json_pack("{s:s}", "op", op), 30000);
+	client_close(&cl);
+	if (reply == NULL)
+		return NULL;
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		cli_err("%s", json_string_value(json_object_get(reply, "error")));
+		json_decref(reply);
+		return NULL;
+	}
+	result = json_incref(json_object_get(reply, "result"));
+	if (json) {
+		char *t = json_dumps(result, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+		printf("%s\n", t);
+		free(t);
+	}
+	json_decref(reply);
+	return result;
+}
+
+static void
+main_usage(FILE *f)
+{
+	fprintf(f, "usage: warren COMMAND [ARGS]\n\n"
+		   "warren is a peer-to-peer file-sharing suite. Commands:\n");
+	for (const struct cli_cmd *c = cli_cmds; c->name != NULL; c++)
+		fprintf(f, "  %-10s %s\n", c->name, c->summary);
+	fprintf(f, "\n'warren help COMMAND' or 'warren COMMAND --help' for "
+		   "details.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cli_cmd *cmd;
+
+	if (argc < 2) {
+		main_usage(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		main_usage(stdout);
+		return CLI_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
+		printf("warren %s\n", WARREN_VERSION);
+		return CLI_OK;
+	}
+	cmd = cli_find(argv[1]);
+	if (cmd == NULL) {
+		cli_err("unknown command '%s'", argv[1]);
+		main_usage(stderr);
+		return CLI_USAGE;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,309 @@
+/*
+ * Node configuration: defaults, INI file (inih), flags, validation.
+ */
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "core/addr.h"
+#include "core/xmalloc.h"
+
+const struct config_key config_keys[] = {
+	{ "listen", "ADDR:PORT",
+	    "address and port of the main port (repeatable; default [::]:3000, "
+	    "dual-stack)" },
+	{ "share", "DIR", "shared folder (default $XDG_DATA_HOME/warren/shared)" },
+	{ "download_dir", "DIR", "where downloads are saved (default: share)" },
+	{ "data_dir", "DIR", "node state: node.db (default $XDG_DATA_HOME/warren)" },
+	{ "socket", "PATH",
+	    "control socket (default $XDG_RUNTIME_DIR/warren/node.sock)" },
+	{ "upload_slots", "N", "concurrent uploads, beyond: Busy (default 16)" },
+	{ "chunk_size", "BYTES", "Lenchunk of ARET/AREP, 512-99999 (default 4096)" },
+	{ "max_connections", "N", "simultaneous inbound connections per port "
+				  "(default 128)" },
+	{ "rescan_interval", "SECONDS", "periodic rescan of the shared folder "
+					"(default 60)" },
+	{ "request_timeout", "SECONDS", "accept to full request (default 10)" },
+	{ "idle_timeout", "SECONDS", "transfer idle deadline (default 30)" },
+	{ "connect_timeout", "SECONDS", "per address (default 5)" },
+	{ "hash_jobs", "N", "files hashed in parallel (default: CPU count)" },
+	{ "log_level", "LEVEL", "error, warn, info or debug (default info)" },
+	{ NULL, NULL, NULL },
+};
+
+static char *
+config_xdg(const char *var, const char *fallback, const char *leaf)
+{
+	const char *v = getenv(var);
+	const char *home = getenv("HOME");
+
+	if (v != NULL && v[0] == '/')
+		return xasprintf("%s/warren%s", v, leaf);
+	return xasprintf("%s/%s/warren%s", home ? home : "/tmp", fallback,
+	    leaf);
+}
+
+char *
+config_default_socket(void)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+
+	if (rt != NULL && rt[0] == '/')
+		return xasprintf("%s/warren/node.sock", rt);
+	return xasprintf("/tmp/warren-%u/node.sock", (unsigned)getuid());
+}
+
+void
+config_defaults(struct node_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->share_dir = config_xdg("XDG_DATA_HOME", ".local/share", "/shared");
+	cfg->data_dir = config_xdg("XDG_DATA_HOME", ".local/share", "");
+	cfg->socket_path = config_default_socket();
+	addr_parse("[::]:3000", 0, &cfg->listen[0]);
+	cfg->nlisten = 1;
+	cfg->upload_slots = 16;
+	cfg->chunk_size = 4096;
+	cfg->max_conns = 128;
+	cfg->rescan_ms = 60000;
+	cfg->request_timeout_ms = 10000;
+	cfg->idle_timeout_ms = 30000;
+	cfg->connect_timeout_ms = 5000;
+	cfg->log_level = LOG_LEVEL_INFO;
+}
+
+static int
+config_uint(const char *value, unsigned long min, unsigned long max,
+    unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (value[0] < '0' || value[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Seconds, possibly fractional ("0.5"), into milliseconds. */
+static int
+config_seconds(const char *value, uint64_t *out_ms)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (errno != 0 || end == value || *end != '\0' || v <= 0 ||
+	    v > 86400.0 * 365)
+		return -1;
+	*out_ms = (uint64_t)(v * 1000.0 + 0.5);
+	if (*out_ms == 0)
+		*out_ms = 1;
+	return 0;
+}
+
+static void
+config_setstr(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = xstrdup(value);
+}
+
+int
+config_set(struct node_config *cfg, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	unsigned long v;
+	char k[64];
+	size_t i;
+
+	/* Flags spell keys with '-', the file with '_': accept both. */
+	for (i = 0; key[i] != '\0' && i < sizeof(k) - 1; i++)
+		k[i] = key[i] == '-' ? '_' : key[i];
+	k[i] = '\0';
+
+	if (strcmp(k, "listen") == 0) {
+		if (cfg->nlisten == CONFIG_MAX_LISTEN) {
+			snprintf(err, errlen, "listen: at most %d addresses",
+			    CONFIG_MAX_LISTEN);
+			return -1;
+		}
+		if (addr_parse(value, 0, &cfg->listen[cfg->nlisten]) != 0) {
+			snprintf(err, errlen,
+			    "listen: '%s' is not ADDR:PORT (e.g. "
+			    "127.0.0.2:4000 or [::1]:4000)",
+			    value);
+			return -1;
+		}
+		cfg->nlisten++;
+	} else if (strcmp(k, "share") == 0 || strcmp(k, "share_dir") == 0) {
+		config_setstr(&cfg->share_dir, value);
+	} else if (strcmp(k, "download_dir") == 0) {
+		config_setstr(&cfg->download_dir, value);
+	} else if (strcmp(k, "data_dir") == 0) {
+		config_setstr(&cfg->data_dir, value);
+	} else if (strcmp(k, "socket") == 0) {
+		config_setstr(&cfg->socket_path, value);
+	} else if (strcmp(k, "upload_slots") == 0) {
+		if (config_uint(value, 1, 4096, &v) != 0)
+			goto bad_range;
+		cfg->upload_slots = (unsigned)v;
+	} else if (strcmp(k, "chunk_size") == 0) {
+		if (config_uint(value, 512, 99999, &v) != 0)
+			goto bad_range;
+		cfg->chunk_size = (unsigned)v;
+	} else if (strcmp(k, "max_connections") == 0) {
+		if (config_uint(value, 1, 16384, &v) != 0)
+			goto bad_range;
+		cfg->max_conns = (unsigned)v;
+	} else if (strcmp(k, "hash_jobs") == 0) {
+		if (config_uint(value, 1, 64, &v) != 0)
+			goto bad_range;
+		cfg->hash_jobs = (unsigned)v;
+	} else if (strcmp(k, "rescan_interval") == 0) {
+		if (config_seconds(value, &cfg->rescan_ms) != 0)
+			goto bad_seconds;
+	} else if (strcmp(k, "request_timeout") == 0) {
+		if (config_seconds(value, &cfg->request_timeout_ms) != 0)
+			goto bad_seconds;
+	} else if (strcmp(k, "idle_timeout") == 0) {
+		if (config_seconds(value, &cfg->idle_timeout_ms) != 0)
+			goto bad_seconds;
+	} else if (strcmp(k, "connect_timeout") == 0) {
+		if (config_seconds(value, &cfg->connect_timeout_ms) != 0)
+			goto bad_seconds;
+	} else if (strcmp(k, "log_level") == 0) {
+		if (log_parse_level(value, &cfg->log_level) != 0) {
+			snprintf(err, errlen,
+			    "log_level: '%s' is not error, warn, info or debug",
+			    value);
+			return -1;
+		}
+	} else {
+		snprintf(err, errlen, "unknown setting '%s'", key);
+		return -1;
+	}
+	return 0;
+bad_range:
+	snprintf(err, errlen, "%s: '%s' is not a number in the allowed range",
+	    k, value);
+	return -1;
+bad_seconds:
+	snprintf(err, errlen, "%s: '%s' is not a positive number of seconds",
+	    k, value);
+	return -1;
+}
+
+struct config_load_ctx {
+	struct node_config *cfg;
+	char *err;
+	size_t errlen;
+	int failed;
+	int listen_reset;
+};
+
+static int
+config_ini_handler(void *user, const char *section, const char *name,
+    const char *value)
+{
+	struct config_load_ctx *ctx = user;
+	char msg[256];
+
+	if (strcmp(section, "node") != 0)
+		return 1; /* other sections belong to overlays */
+	if (strcmp(name, "listen") == 0 && !ctx->listen_reset) {
+		/* The file's list replaces the default. */
+		ctx->cfg->nlisten = 0;
+		ctx->listen_reset = 1;
+	}
+	if (config_set(ctx->cfg, name, value, msg, sizeof(msg)) != 0) {
+		if (!ctx->failed)
+			snprintf(ctx->err, ctx->errlen, "%s", msg);
+		ctx->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+int
+config_load(struct node_config *cfg, const char *path, char *err,
+    size_t errlen)
+{
+	struct config_load_ctx ctx = { cfg, err, errlen, 0, 0 };
+	char msg[256];
+	int rc;
+
+	msg[0] = '\0';
+	ctx.err = msg;
+	ctx.errlen = sizeof(msg);
+	rc = ini_parse(path, config_ini_handler, &ctx);
+	if (rc == -1) {
+		snprintf(err, errlen, "cannot read config file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s line %d: %s", path, rc,
+		    msg[0] ? msg : "syntax error");
+		return -1;
+	}
+	config_setstr(&cfg->config_path, path);
+	return 0;
+}
+
+static int
+config_absolute(char **slot, const char *what, char *err, size_t errlen)
+{
+	char cwd[PATH_MAX];
+	char *p;
+
+	if ((*slot)[0] == '/')
+		return 0;
+	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		snprintf(err, errlen, "%s: cannot resolve relative path", what);
+		return -1;
+	}
+	p = xasprintf("%s/%s", cwd, *slot);
+	free(*slot);
+	*slot = p;
+	return 0;
+}
+
+int
+config_finish(struct node_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->download_dir == NULL)
+		cfg->download_dir = xstrdup(cfg->share_dir);
+	if (config_absolute(&cfg->share_dir, "share", err, errlen) != 0 ||
+	    config_absolute(&cfg->download_dir, "download_dir", err, errlen) !=
+		0 ||
+	    config_absolute(&cfg->data_dir, "data_dir", err, errlen) != 0 ||
+	    config_absolute(&cfg->socket_path, "socket", err, errlen) != 0)
+		return -1;
+	if (cfg->nlisten == 0) {
+		snprintf(err, errlen, "no listen address");
+		return -1;
+	}
+	return 0;
+}
+
+void
+config_release(struct node_config *cfg)
+{
+	free(cfg->config_path);
+	free(cfg->share_dir);
+	free(cfg->download_dir);
+	free(cfg->data_dir);
+	free(cfg->socket_path);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,68 @@
+/*
+ * config.h: a node's configuration. Every key can come from the INI file
+ * ([node] section) or from a command-line flag of the same name with '-'
+ * for '_' (upload_slots = 4  <=>  --upload-slots 4); flags win. Paths
+ * default to the XDG base directories.
+ */
+#ifndef WARREN_NODE_CONFIG_H
+#define WARREN_NODE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/log.h"
+
+#define CONFIG_MAX_LISTEN 8
+
+struct node_config {
+	char *config_path;   /* INI file, or NULL */
+	char *share_dir;     /* shared folder */
+	char *download_dir;  /* where downloads land; default share_dir */
+	char *data_dir;      /* node.db lives here */
+	char *socket_path;   /* control socket */
+	struct sockaddr_storage listen[CONFIG_MAX_LISTEN];
+	unsigned nlisten;
+	int listen_from_flags; /* flags replace the file's listen list */
+	unsigned upload_slots;
+	unsigned chunk_size;	     /* Lenchunk of our ARET/AREP */
+	unsigned max_conns;	     /* per listener */
+	uint64_t rescan_ms;
+	uint64_t request_timeout_ms; /* accept -> full request */
+	uint64_t idle_timeout_ms;    /* transfers */
+	uint64_t connect_timeout_ms;
+	unsigned hash_jobs;
+	enum log_level log_level;
+};
+
+/* Fill defaults (XDG paths, port 3000 on "::"). */
+void config_defaults(struct node_config *cfg);
+
+/*
+ * Set key to value. Returns 0, or -1 with a message in err naming the key
+ * and what is expected.
+ */
+int config_set(struct node_config *cfg, const char *key, const char *value,
+    char *err, size_t errlen);
+
+/* Read an INI file ([node] section). 0, or -1 with err set. */
+int config_load(struct node_config *cfg, const char *path, char *err,
+    size_t errlen);
+
+/* Make paths absolute and default download_dir; 0 or -1 with err. */
+int config_finish(struct node_config *cfg, char *err, size_t errlen);
+
+void config_release(struct node_config *cfg);
+
+/* Default control socket path (for the CLI too); caller frees. */
+char *config_default_socket(void);
+
+/* The keys, for --help and the README: name, what, default. */
+struct config_key {
+	const char *name;
+	const char *arg;
+	const char *help;
+};
+extern const struct config_key config_keys[];
+
+#endif

@@ -1,0 +1,673 @@
+/*
+ * The control socket server: JSON lines in, JSON lines out. Requests are
+ * dispatched by "op" to small handlers; downloads stream their events to
+ * the client that started them (and to any client that asks to follow).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "ctl.h"
+#include "net/request.h"
+#include "node.h"
+#include "store/library.h"
+#include "transfer/download.h"
+#include "transfer/upload.h"
+#include "warren/error.h"
+#include "wire/course.h"
+#include "wire/ctl.h"
+
+#define CTL_MAX_CLIENTS 64
+#define CTL_MAX_WATCH 64
+#define CTL_WRITE_MAX (8 * 1024 * 1024) /* unread output before we drop */
+
+struct ctl_watch {
+	uint64_t download_id;
+	json_t *req_id; /* own reference */
+};
+
+struct ctl_client {
+	uv_pipe_t pipe;
+	struct ctl_server *s;
+	char *rbuf; /* CTL_LINE_MAX bytes */
+	size_t rlen;
+	size_t wpending;
+	struct ctl_watch watch[CTL_MAX_WATCH];
+	unsigned nwatch;
+	int closing;
+	struct ctl_client *next;
+};
+
+struct ctl_server {
+	struct node *n;
+	uv_pipe_t pipe;
+	char *path;
+	struct ctl_client *clients;
+	unsigned nclients;
+	int dead;
+	int pipe_open;
+};
+
+struct ctl_write {
+	uv_write_t req;
+	struct ctl_client *cl;
+	char *text;
+	size_t len;
+};
+
+static void ctl_client_close(struct ctl_client *cl);
+
+/* ---- output -------------------------------------------------------------- */
+
+static void
+ctl_write_done(uv_write_t *req, int status)
+{
+	struct ctl_write *w = req->data;
+
+	w->cl->wpending -= w->len;
+	free(w->text);
+	free(w);
+	(void)status;
+}
+
+/* Send obj as one line and drop the reference. */
+static void
+ctl_send(struct ctl_client *cl, json_t *obj)
+{
+	struct ctl_write *w;
+	uv_buf_t b;
+	char *text;
+	size_t len;
+
+	text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(obj);
+	if (text == NULL || cl->closing) {
+		free(text);
+		return;
+	}
+	len = strlen(text);
+	if (cl->wpending + len > CTL_WRITE_MAX) {
+		/* A client that does not read loses its connection, not
+		 * our memory. */
+		free(text);
+		ctl_client_close(cl);
+		return;
+	}
+	text = xrealloc(text, len + 2);
+	text[len++] = '\n';
+	text[len] = '\0';
+	w = xcalloc(1, sizeof(*w));
+	w->cl = cl;
+	w->text = text;
+	w->len = len;
+	w->req.data = w;
+	b = uv_buf_init(text, (unsigned)len);
+	if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &b, 1,
+		ctl_write_done) != 0) {
+		free(text);
+		free(w);
+		return;
+	}
+	cl->wpending += len;
+}
+
+static json_t *
+ctl_reply(json_t *id)
+{
+	json_t *o = json_object();
+
+	json_object_set(o, "id", id ? id : json_null());
+	return o;
+}
+
+static void
+ctl_error(struct ctl_client *cl, json_t *id, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+ctl_error(struct ctl_client *cl, json_t *id, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	json_t *o = ctl_reply(id);
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_set_new(o, "done", json_true());
+	json_object_set_new(o, "ok", json_false());
+	json_object_set_new(o, "error", json_string(msg));
+	ctl_send(cl, o);
+}
+
+static void
+ctl_ok(struct ctl_client *cl, json_t *id, json_t *result)
+{
+	json_t *o = ctl_reply(id);
+
+	json_object_set_new(o, "done", json_true());
+	json_object_set_new(o, "ok", json_true());
+	json_object_set_new(o, "result", result ? result : json_object());
+	ctl_send(cl, o);
+}
+
+/* ---- ops ------------------------------------------------------------------ */
+
+static json_t *
+ctl_download_json(const struct download *d)
+{
+	struct download_info in;
+	json_t *o;
+
+	download_info(d, &in);
+	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:f,s:i,s:s}", "id",
+	    (json_int_t)in.id, "md5", in.md5, "name", in.name, "path", in.path,
+	    "state", download_state_name(in.state), "size",
+	    (json_int_t)in.size, "size_known", in.size_known, "bytes",
+	    (json_int_t)in.bytes, "rate", in.rate, "sources", (int)in.nsources,
+	    "source", in.source);
+	if (in.state == DOWNLOAD_FAILED) {
+		json_object_set_new(o, "error", json_string(in.message));
+		json_object_set_new(o, "error_code",
+		    json_string(warren_strerror(in.err)));
+	}
+	return o;
+}
+
+static void
+ctl_status_download(void *arg, struct download *d)
+{
+	json_t *counts = arg;
+	struct download_info in;
+	const char *key;
+
+	download_info(d, &in);
+	key = download_state_name(in.state);
+	json_object_set_new(counts, key,
+	    json_integer(json_integer_value(json_object_get(counts, key)) + 1));
+}
+
+static void
+ctl_op_status(struct ctl_client *cl, json_t *id)
+{
+	struct node *n = cl->s->n;
+	struct library_stats ls;
+	struct upload_stats us;
+	struct request_stats rs;
+	json_t *r, *listen, *dls;
+	char a[ADDR_STRLEN];
+
+	library_stats(n->lib, &ls);
+	upload_stats(n->up, &us);
+	request_server_stats(n->rs, &rs);
+	listen = json_array();
+	for (unsigned i = 0; request_server_addr(n->rs, i) != NULL; i++) {
+		addr_format(request_server_addr(n->rs, i), a, sizeof(a));
+		json_array_append_new(listen, json_string(a));
+	}
+	dls = json_object();
+	downloader_foreach(n->dl, ctl_status_download, dls);
+	r = json_pack("{s:s,s:i,s:I,s:i,s:o,s:s,s:s,s:s}", "version",
+	    WARREN_VERSION, "proto", CTL_PROTO, "uptime_ms",
+	    (json_int_t)(uv_now(n->loop) - n->started_ms), "pid", (int)getpid(),
+	    "listen", listen, "share_dir", library_dir(n->lib), "download_dir",
+	    n->cfg->download_dir, "socket", n->cfg->socket_path);
+	json_object_set_new(r, "library",
+	    json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "ready",
+		library_ready(n->lib), "files", (json_int_t)ls.files, "bytes",
+		(json_int_t)ls.bytes, "hashed_files",
+		(json_int_t)ls.hashed_files, "hashed_bytes",
+		(json_int_t)ls.hashed_bytes, "cached_files",
+		(json_int_t)ls.cached_files, "pending", (json_int_t)ls.pending,
+		"scans", (json_int_t)ls.scans, "name_too_long",
+		(json_int_t)ls.name_too_long, "errors", (json_int_t)ls.errors));
+	json_object_set_new(r, "uploads",
+	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i}", "active",
+		(json_int_t)us.active, "started", (json_int_t)us.started,
+		"completed", (json_int_t)us.completed, "failed",
+		(json_int_t)us.failed, "hash_served",
+		(json_int_t)us.hash_served, "not_found",
+		(json_int_t)us.not_found, "busy", (json_int_t)us.busy,
+		"changed", (json_int_t)us.changed, "bytes",
+		(json_int_t)us.bytes, "slots", (int)n->cfg->upload_slots));
+	json_object_set_new(r, "requests",
+	    json_pack("{s:I,s:I,s:I,s:I,s:I}", "accepted",
+		(json_int_t)rs.accepted, "handled", (json_int_t)rs.handled,
+		"malformed", (json_int_t)rs.malformed, "unknown",
+		(json_int_t)rs.unknown, "timeouts", (json_int_t)rs.timeouts));
+	json_object_set_new(r, "downloads", dls);
+	if (n->faults_text[0] != '\0')
+		json_object_set_new(r, "test_faults",
+		    json_string(n->faults_text));
+	ctl_ok(cl, id, r);
+}
+
+static void
+ctl_share_file(void *arg, const struct library_file *f)
+{
+	json_t *files = arg;
+
+	json_array_append_new(files,
+	    json_pack("{s:s%,s:s,s:I,s:s,s:s,s:i,s:b}", "name", f->name,
+		f->name_len, "path", f->path, "size", (json_int_t)f->size,
+		"md5", f->md5, "sha1", f->sha1, "parts", (int)f->nparts,
+		"name_too_long", f->name_too_long));
+}
+
+static void
+ctl_op_share_ls(struct ctl_client *cl, json_t *id)
+{
+	struct node *n = cl->s->n;
+	json_t *files = json_array();
+
+	library_foreach(n->lib, ctl_share_file, files);
+	ctl_ok(cl, id,
+	    json_pack("{s:s,s:b,s:o}", "dir", library_dir(n->lib), "ready",
+		library_ready(n->lib), "files", files));
+}
+
+static void
+ctl_list_download(void *arg, struct download *d)
+{
+	json_array_append_new(arg, ctl_download_json(d));
+}
+
+static void
+ctl_op_downloads(struct ctl_client *cl, json_t *id)
+{
+	json_t *list = json_array();
+
+	downloader_foreach(cl->s->n->dl, ctl_list_download, list);
+	ctl_ok(cl, id, json_pack("{s:o}", "downloads", list));
+}
+
+/* One source: {"label": "host:port", "addrs": ["1.2.3.4:5", ...]} or a
+ * plain "ADDR:PORT" string. */
+static int
+ctl_parse_source(json_t *j, struct download_source *s, char *err,
+    size_t errlen)
+{
+	json_t *addrs, *a;
+	const char *label;
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	if (json_is_string(j)) {
+		label = json_string_value(j);
+		if (addr_parse(label, 0, &s->addrs[0]) != 0)
+			goto bad;
+		s->naddrs = 1;
+		snprintf(s->label, sizeof(s->label), "%s", label);
+		return 0;
+	}
+	label = json_string_value(json_object_get(j, "label"));
+	addrs = json_object_get(j, "addrs");
+	if (label == NULL || !json_is_array(addrs) ||
+	    json_array_size(addrs) == 0)
+		goto bad;
+	snprintf(s->label, sizeof(s->label), "%s", label);
+	json_array_foreach(addrs, i, a) {
+		if (s->naddrs == DIAL_MAX_ADDRS)
+			break;
+		if (!json_is_string(a) ||
+		    addr_parse(json_string_value(a), 0,
+			&s->addrs[s->naddrs]) != 0)
+			goto bad;
+		s->naddrs++;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen,
+	    "bad source: expected \"ADDR:PORT\" or {\"label\":..,"
+	    "\"addrs\":[\"ADDR:PORT\",..]}");
+	return -1;
+}
+
+static void
+ctl_op_get(struct ctl_client *cl, json_t *id, json_t *req)
+{
+	struct node *n = cl->s->n;
+	struct download_source src[DOWNLOAD_MAX_SOURCES];
+	const char *md5 = json_string_value(json_object_get(req, "md5"));
+	const char *name = json_string_value(json_object_get(req, "name"));
+	const char *dir = json_string_value(json_object_get(req, "dir"));
+	json_t *from = json_object_get(req, "from"), *j;
+	int background = json_is_true(json_object_get(req, "background"));
+	struct download *d;
+	unsigned nsrc = 0;
+	char err[256];
+	size_t i;
+	int rc;
+
+	if (md5 == NULL) {
+		ctl_error(cl, id, "get: missing \"md5\"");
+		return;
+	}
+	if (!json_is_array(from) || json_array_size(from) == 0) {
+		ctl_error(cl, id,
+		    "get: no source for %s (give one with --from HOST:PORT)",
+		    md5);
+		return;
+	}
+	json_array_foreach(from, i, j) {
+		if (nsrc == DOWNLOAD_MAX_SOURCES)
+			break;
+		if (ctl_parse_source(j, &src[nsrc], err, sizeof(err)) != 0) {
+			ctl_error(cl, id, "get: %s", err);
+			return;
+		}
+		nsrc++;
+	}
+	if (dir == NULL)
+		dir = n->cfg->download_dir;
+	rc = download_start(n->dl, md5, name, dir, src, nsrc, &d);
+	if (rc == WARREN_EFIELD) {
+		ctl_error(cl, id, "get: '%s' is not an MD5 (32 hex digits)",
+		    md5);
+		return;
+	}
+	if (rc != 0) {
+		ctl_error(cl, id, "get: cannot download into %s: %s", dir,
+		    rc == -ENOTDIR ? "not an existing absolute folder" :
+				     warren_strerror(rc));
+		return;
+	}
+	if (background) {
+		ctl_ok(cl, id, json_pack("{s:o}", "download",
+				   ctl_download_json(d)));
+		return;
+	}
+	if (cl->nwatch < CTL_MAX_WATCH) {
+		cl->watch[cl->nwatch].download_id =
+		    download_id(d);
+		cl->watch[cl->nwatch].req_id = json_incref(id);
+		cl->nwatch++;
+	}
+	{
+		json_t *o = ctl_reply(id);
+
+		json_object_set_new(o, "event", json_string("started"));
+		json_object_set_new(o, "download", ctl_download_json(d));
+		ctl_send(cl, o);
+	}
+}
+
+static void
+ctl_op_stop(struct ctl_client *cl, json_t *id)
+{
+	ctl_ok(cl, id, NULL);
+	node_stop(cl->s->n);
+}
+
+static void
+ctl_dispatch(struct ctl_client *cl, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req, *id;
+	const char *op;
+
+	req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (req == NULL || !json_is_object(req)) {
+		ctl_error(cl, NULL, "bad request: %s",
+		    req ? "not a JSON object" : jerr.text);
+		json_decref(req);
+		return;
+	}
+	id = json_object_get(req, "id");
+	op = json_string_value(json_object_get(req, "op"));
+	if (op == NULL)
+		ctl_error(cl, id, "bad request: missing \"op\"");
+	else if (strcmp(op, "status") == 0)
+		ctl_op_status(cl, id);
+	else if (strcmp(op, "share.ls") == 0)
+		ctl_op_share_ls(cl, id);
+	else if (strcmp(op, "get") == 0)
+		ctl_op_get(cl, id, req);
+	else if (strcmp(op, "downloads") == 0)
+		ctl_op_downloads(cl, id);
+	else if (strcmp(op, "stop") == 0)
+		ctl_op_stop(cl, id);
+	else
+		ctl_error(cl, id, "unknown op '%s'", op);
+	json_decref(req);
+}
+
+void
+ctl_download_event(struct ctl_server *s, struct download *d,
+    enum download_event ev)
+{
+	uint64_t did = download_id(d);
+
+	if (s == NULL)
+		return;
+	for (struct ctl_client *cl = s->clients; cl != NULL; cl = cl->next) {
+		for (unsigned i = 0; i < cl->nwatch; i++) {
+			struct ctl_watch *w = &cl->watch[i];
+			json_t *o;
+
+			if (w->download_id != did)
+				continue;
+			if (ev == DOWNLOAD_EV_DONE || ev == DOWNLOAD_EV_FAILED) {
+				o = ctl_reply(w->req_id);
+				json_object_set_new(o, "done", json_true());
+				json_object_set_new(o, "ok",
+				    json_boolean(ev == DOWNLOAD_EV_DONE));
+				json_object_set_new(o, "result",
+				    json_pack("{s:o}", "download",
+					ctl_download_json(d)));
+				if (ev == DOWNLOAD_EV_FAILED) {
+					struct download_info in;
+
+					download_info(d, &in);
+					json_object_set_new(o, "error",
+					    json_string(in.message));
+				}
+				ctl_send(cl, o);
+				json_decref(w->req_id);
+				*w = cl->watch[--cl->nwatch];
+				i--;
+				continue;
+			}
+			o = ctl_reply(w->req_id);
+			json_object_set_new(o, "event",
+			    json_string(ev == DOWNLOAD_EV_STARTED ? "started" :
+								    "progress"));
+			json_object_set_new(o, "download", ctl_download_json(d));
+			ctl_send(cl, o);
+		}
+	}
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void
+ctl_client_freed(uv_handle_t *h)
+{
+	struct ctl_client *cl = h->data;
+	struct ctl_server *s = cl->s;
+	struct ctl_client **pp;
+
+	for (pp = &s->clients; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == cl) {
+			*pp = cl->next;
+			break;
+		}
+	}
+	s->nclients--;
+	for (unsigned i = 0; i < cl->nwatch; i++)
+		json_decref(cl->watch[i].req_id);
+	free(cl->rbuf);
+	free(cl);
+	if (s->dead && s->clients == NULL && !s->pipe_open) {
+		free(s->path);
+		free(s);
+	}
+}
+
+static void
+ctl_client_close(struct ctl_client *cl)
+{
+	if (cl->closing)
+		return;
+	cl->closing = 1;
+	uv_close((uv_handle_t *)&cl->pipe, ctl_client_freed);
+}
+
+static void
+ctl_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct ctl_client *cl = h->data;
+
+	(void)suggested;
+	buf->base = cl->rbuf + cl->rlen;
+	buf->len = CTL_LINE_MAX - cl->rlen;
+}
+
+static void
+ctl_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct ctl_client *cl = st->data;
+	int n;
+
+	(void)buf;
+	if (nread < 0) {
+		ctl_client_close(cl);
+		return;
+	}
+	cl->rlen += (size_t)nread;
+	while (!cl->closing &&
+	    (n = ctl_line_next(cl->rbuf, cl->rlen, CTL_LINE_MAX)) != 0) {
+		if (n < 0) {
+			ctl_error(cl, NULL, "bad request: line too long or "
+					    "contains NUL");
+			ctl_client_close(cl);
+			return;
+		}
+		if (n > 1)
+			ctl_dispatch(cl, cl->rbuf, (size_t)n - 1);
+		memmove(cl->rbuf, cl->rbuf + n, cl->rlen - (size_t)n);
+		cl->rlen -= (size_t)n;
+	}
+}
+
+static void
+ctl_accept(uv_stream_t *st, int status)
+{
+	struct ctl_server *s = st->data;
+	struct ctl_client *cl;
+
+	if (status != 0)
+		return;
+	cl = xcalloc(1, sizeof(*cl));
+	cl->s = s;
+	cl->rbuf = xmalloc(CTL_LINE_MAX);
+	uv_pipe_init(st->loop, &cl->pipe, 0);
+	cl->pipe.data = cl;
+	cl->next = s->clients;
+	s->clients = cl;
+	s->nclients++;
+	if (uv_accept(st, (uv_stream_t *)&cl->pipe) != 0 ||
+	    s->nclients > CTL_MAX_CLIENTS) {
+		ctl_client_close(cl);
+		return;
+	}
+	ctl_send(cl,
+	    json_pack("{s:s,s:i,s:s}", "event", "hello", "proto", CTL_PROTO,
+		"version", WARREN_VERSION));
+	uv_read_start((uv_stream_t *)&cl->pipe, ctl_alloc, ctl_read);
+}
+
+/* Is a live node answering on path? */
+static int
+ctl_socket_live(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, live;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	live = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return live;
+}
+
+struct ctl_server *
+ctl_server_new(struct node *n, const char *path)
+{
+	struct ctl_server *s;
+	mode_t old;
+	int err;
+
+	if (strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		log_error("control socket path too long: %s", path);
+		return NULL;
+	}
+	if (access(path, F_OK) == 0) {
+		if (ctl_socket_live(path)) {
+			log_error("another node is already running on control "
+				  "socket %s (stop it, or use --socket)",
+			    path);
+			return NULL;
+		}
+		unlink(path); /* stale, from a node that died */
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->n = n;
+	s->path = xstrdup(path);
+	uv_pipe_init(n->loop, &s->pipe, 0);
+	s->pipe.data = s;
+	s->pipe_open = 1;
+	old = umask(0177); /* the socket is created 0600 */
+	err = uv_pipe_bind(&s->pipe, path);
+	umask(old);
+	if (err == 0)
+		err = uv_listen((uv_stream_t *)&s->pipe, 64, ctl_accept);
+	if (err != 0) {
+		log_error("cannot listen on control socket %s: %s", path,
+		    uv_strerror(err));
+		ctl_server_free(s);
+		return NULL;
+	}
+	chmod(path, 0600);
+	return s;
+}
+
+static void
+ctl_server_closed(uv_handle_t *h)
+{
+	struct ctl_server *s = h->data;
+
+	s->pipe_open = 0;
+	if (s->clients == NULL) {
+		free(s->path);
+		free(s);
+	}
+}
+
+void
+ctl_server_free(struct ctl_server *s)
+{
+	struct ctl_client *cl, *next;
+
+	if (s == NULL)
+		return;
+	s->dead = 1;
+	unlink(s->path);
+	for (cl = s->clients; cl != NULL; cl = next) {
+		next = cl->next;
+		ctl_client_close(cl);
+	}
+	uv_close((uv_handle_t *)&s->pipe, ctl_server_closed);
+}

@@ -1,0 +1,333 @@
+/*
+ * The node daemon: builds every module from the configuration, runs the
+ * loop, and tears everything down in order on SIGINT/SIGTERM or "stop".
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "ctl.h"
+#include "net/request.h"
+#include "node.h"
+#include "store/db.h"
+#include "store/library.h"
+#include "transfer/download.h"
+#include "transfer/upload.h"
+#include "warren/error.h"
+
+/* mkdir -p with mode for the last component. 0 or -errno. */
+static int
+node_mkdirs(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	int err = 0;
+
+	for (char *s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+			err = -errno;
+			break;
+		}
+		*s = '/';
+	}
+	if (err == 0 && mkdir(p, mode) != 0 && errno != EEXIST)
+		err = -errno;
+	free(p);
+	return err;
+}
+
+static int
+node_num(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || (*end != '\0' && *end != ',') || v < 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * WARREN_TEST_FAULTS=corrupt_part=N,close_after=BYTES,stall: test-only
+ * misbehaviour of the upload server. Refused unless every listening address
+ * is a loopback address, so it cannot be switched on by accident for a
+ * node that real peers reach.
+ */
+static int
+node_faults(struct node *n, struct upload_faults *f)
+{
+	const char *env = getenv("WARREN_TEST_FAULTS");
+	const char *p;
+
+	f->corrupt_part = -1;
+	f->close_after = -1;
+	f->stall = 0;
+	if (env == NULL || env[0] == '\0')
+		return 0;
+	for (unsigned i = 0; i < n->cfg->nlisten; i++) {
+		if (!addr_is_loopback(
+			(struct sockaddr *)&n->cfg->listen[i])) {
+			log_error("WARREN_TEST_FAULTS is set but the node "
+				  "listens on a non-loopback address: refusing "
+				  "to start (unset it)");
+			return -1;
+		}
+	}
+	for (p = env; *p != '\0';) {
+		if (strncmp(p, "corrupt_part=", 13) == 0) {
+			if (node_num(p + 13, &f->corrupt_part) != 0)
+				goto bad;
+		} else if (strncmp(p, "close_after=", 12) == 0) {
+			if (node_num(p + 12, &f->close_after) != 0)
+				goto bad;
+		} else if (strncmp(p, "stall", 5) == 0 &&
+		    (p[5] == '\0' || p[5] == ',')) {
+			f->stall = 1;
+		} else {
+			goto bad;
+		}
+		p = strchr(p, ',');
+		if (p == NULL)
+			break;
+		p++;
+	}
+	snprintf(n->faults_text, sizeof(n->faults_text), "%s", env);
+	log_warn("TEST FAULTS ACTIVE: %s", env);
+	return 0;
+bad:
+	log_error("WARREN_TEST_FAULTS: cannot parse '%s' (expected "
+		  "corrupt_part=N, close_after=BYTES, stall)",
+	    env);
+	return -1;
+}
+
+static void
+node_download_event(void *arg, struct download *d, enum download_event ev)
+{
+	struct node *n = arg;
+
+	if (ev == DOWNLOAD_EV_DONE) {
+		struct download_info in;
+
+		download_info(d, &in);
+		/* If it landed in the shared folder, share it now. */
+		library_touch(n->lib, in.path);
+	}
+	ctl_download_event(n->ctl, d, ev);
+}
+
+static void
+node_on_transfer(void *arg, struct conn *c, const struct course_msg *m)
+{
+	struct node *n = arg;
+
+	upload_handle(n->up, c, m);
+}
+
+static void
+node_signal(uv_signal_t *s, int signum)
+{
+	struct node *n = s->data;
+
+	log_info("signal %d: stopping", signum);
+	node_stop(n);
+}
+
+static void
+node_library_closed(void *arg)
+{
+	struct node *n = arg;
+
+	n->lib = NULL;
+	db_close(n->db);
+	n->db = NULL;
+}
+
+void
+node_stop(struct node *n)
+{
+	if (n->stopping)
+		return;
+	n->stopping = 1;
+	uv_close((uv_handle_t *)&n->sigint, NULL);
+	uv_close((uv_handle_t *)&n->sigterm, NULL);
+	ctl_server_free(n->ctl);
+	n->ctl = NULL;
+	request_server_free(n->rs);
+	n->rs = NULL;
+	upload_free(n->up);
+	n->up = NULL;
+	downloader_free(n->dl);
+	n->dl = NULL;
+	if (n->lib != NULL)
+		library_close(n->lib, node_library_closed, n);
+	else
+		node_library_closed(n);
+}
+
+static int
+node_listen(struct node *n)
+{
+	char a[ADDR_STRLEN];
+	int err;
+
+	for (unsigned i = 0; i < n->cfg->nlisten; i++) {
+		const struct sockaddr *sa =
+		    (const struct sockaddr *)&n->cfg->listen[i];
+
+		addr_format(sa, a, sizeof(a));
+		err = request_server_listen(n->rs, sa);
+		if (err != 0) {
+			log_error("cannot listen on %s: %s%s", a,
+			    uv_strerror(err),
+			    err == UV_EADDRINUSE ?
+				" (another program uses that port: pick "
+				"another with --listen)" :
+				"");
+			return -1;
+		}
+		/* Outgoing connections leave from the node's own address. */
+		if (!addr_is_any(sa) && sa->sa_family == AF_INET &&
+		    !n->has_bind4) {
+			memcpy(&n->bind4, sa, sizeof(struct sockaddr_in));
+			n->has_bind4 = 1;
+		} else if (!addr_is_any(sa) && sa->sa_family == AF_INET6 &&
+		    !n->has_bind6) {
+			memcpy(&n->bind6, sa, sizeof(struct sockaddr_in6));
+			n->has_bind6 = 1;
+		}
+		addr_format(request_server_addr(n->rs, i), a, sizeof(a));
+		log_info("serving on %s", a);
+	}
+	return 0;
+}
+
+static int
+node_start(struct node *n)
+{
+	struct library_opts lo;
+	struct upload_opts uo;
+	struct download_opts dopt;
+	char *dbpath, *sockdir, *slash;
+	int err;
+
+	if ((err = node_mkdirs(n->cfg->data_dir, 0700)) != 0 ||
+	    (err = node_mkdirs(n->cfg->share_dir, 0755)) != 0 ||
+	    (err = node_mkdirs(n->cfg->download_dir, 0755)) != 0) {
+		log_error("cannot create folders (%s, %s, %s): %s",
+		    n->cfg->data_dir, n->cfg->share_dir, n->cfg->download_dir,
+		    strerror(-err));
+		return -1;
+	}
+	sockdir = xstrdup(n->cfg->socket_path);
+	slash = strrchr(sockdir, '/');
+	if (slash != NULL && slash != sockdir) {
+		*slash = '\0';
+		node_mkdirs(sockdir, 0700);
+	}
+	free(sockdir);
+
+	memset(&uo, 0, sizeof(uo));
+	if (node_faults(n, &uo.faults) != 0)
+		return -1;
+
+	dbpath = xasprintf("%s/node.db", n->cfg->data_dir);
+	err = db_open(dbpath, &n->db);
+	free(dbpath);
+	if (err != 0)
+		return -1;
+
+	memset(&lo, 0, sizeof(lo));
+	lo.dir = n->cfg->share_dir;
+	lo.rescan_ms = n->cfg->rescan_ms;
+	lo.hash_jobs = n->cfg->hash_jobs;
+	n->lib = library_new(n->loop, n->db, &lo);
+	if (n->lib == NULL)
+		return -1;
+
+	uo.slots = n->cfg->upload_slots;
+	uo.chunk = n->cfg->chunk_size;
+	uo.idle_ms = n->cfg->idle_timeout_ms;
+	n->up = upload_new(n->loop, n->lib, &uo);
+
+	n->rs = request_server_new(n->loop, n->cfg->request_timeout_ms,
+	    (int)n->cfg->max_conns);
+	request_server_on(n->rs, COURSE_RETR, node_on_transfer, n);
+	request_server_on(n->rs, COURSE_RETP, node_on_transfer, n);
+	request_server_on(n->rs, COURSE_HASH, node_on_transfer, n);
+	if (node_listen(n) != 0)
+		return -1;
+
+	memset(&dopt, 0, sizeof(dopt));
+	dopt.dial.timeout_ms = n->cfg->connect_timeout_ms;
+	dopt.dial.bind4 = n->has_bind4 ? (struct sockaddr *)&n->bind4 : NULL;
+	dopt.dial.bind6 = n->has_bind6 ? (struct sockaddr *)&n->bind6 : NULL;
+	dopt.idle_ms = n->cfg->idle_timeout_ms;
+	n->dl = downloader_new(n->loop, &dopt);
+	downloader_set_cb(n->dl, node_download_event, n);
+
+	n->ctl = ctl_server_new(n, n->cfg->socket_path);
+	if (n->ctl == NULL)
+		return -1;
+
+	if (library_start(n->lib) != 0)
+		return -1;
+
+	uv_signal_start(&n->sigint, node_signal, SIGINT);
+	uv_signal_start(&n->sigterm, node_signal, SIGTERM);
+	log_info("sharing %s; downloads to %s; control socket %s",
+	    n->cfg->share_dir, n->cfg->download_dir, n->cfg->socket_path);
+	return 0;
+}
+
+static void
+node_walk_close(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int
+node_run(struct node_config *cfg)
+{
+	struct node n;
+	uv_loop_t loop;
+
+	memset(&n, 0, sizeof(n));
+	/* Hashing, uploads and downloads share the pool: make room. */
+	setenv("UV_THREADPOOL_SIZE", "8", 0);
+	log_set_level(cfg->log_level);
+	uv_loop_init(&loop);
+	n.loop = &loop;
+	n.cfg = cfg;
+	n.started_ms = uv_now(&loop);
+	uv_signal_init(&loop, &n.sigint);
+	uv_signal_init(&loop, &n.sigterm);
+	n.sigint.data = n.sigterm.data = &n;
+
+	if (node_start(&n) != 0) {
+		n.exit_code = 1;
+		node_stop(&n);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	/* Anything a module forgot: close it so the loop can end. */
+	uv_walk(&loop, node_walk_close, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		log_warn("event loop closed with handles still open");
+	if (n.exit_code == 0)
+		log_info("stopped");
+	return n.exit_code;
+}

@@ -1,0 +1,46 @@
+/*
+ * node.h: the warren node daemon: one libuv loop wiring the shared library,
+ * the upload server on the main port(s), the download manager and the
+ * control socket. A node is a struct, not a global, so tests and labs can
+ * run several in one process later.
+ */
+#ifndef WARREN_NODE_NODE_H
+#define WARREN_NODE_NODE_H
+
+#include <uv.h>
+
+#include "config.h"
+#include "transfer/upload.h"
+
+struct sqlite3;
+struct library;
+struct request_server;
+struct downloader;
+struct ctl_server;
+
+struct node {
+	uv_loop_t *loop;
+	struct node_config *cfg;	 /* borrowed */
+	struct sqlite3 *db;
+	struct library *lib;
+	struct uploader *up;
+	struct request_server *rs;
+	struct downloader *dl;
+	struct ctl_server *ctl;
+	uv_signal_t sigint, sigterm;
+	uint64_t started_ms;		 /* uv_now() at start */
+	struct sockaddr_storage bind4;	 /* source address for IPv4, if any */
+	struct sockaddr_storage bind6;
+	int has_bind4, has_bind6;
+	char faults_text[128];		 /* active test faults, or "" */
+	int stopping;
+	int exit_code;
+};
+
+/* Run a node until it is stopped; returns the process exit code. */
+int node_run(struct node_config *cfg);
+
+/* Begin an orderly stop (signal, control API). */
+void node_stop(struct node *n);
+
+#endif
