@@ -41,6 +41,8 @@ cmd_help(int argc, char **argv)
 			printf("  %-10s %s\n", cmd->name, cmd->summary);
 		return CLI_OK;
 	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		argv[1] = (char *)"help";
 	cmd = cli_find(argv[1]);
 	if (cmd == NULL) {
 		cli_err("no command '%s' (try 'warren help')", argv[1]);

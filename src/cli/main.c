@@ -2,6 +2,7 @@
  * warren: entry point and subcommand table.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +205,8 @@ main(int argc, char **argv)
 {
 	const struct cli_cmd *cmd;
 
+	/* A peer or client that goes away must give EPIPE, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		main_usage(stderr);
 		return CLI_USAGE;

@@ -21,7 +21,7 @@ addr_parse_port(const char *s, uint16_t *out)
 		return -EINVAL;
 	errno = 0;
 	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v == 0 || v > 65535)
+	if (errno != 0 || *end != '\0' || v > 65535)
 		return -EINVAL;
 	*out = (uint16_t)v;
 	return 0;
@@ -61,8 +61,8 @@ addr_parse(const char *s, uint16_t default_port, struct sockaddr_storage *out)
 	host[len] = '\0';
 	if (port != NULL && addr_parse_port(port, &p) != 0)
 		return -EINVAL;
-	if (p == 0)
-		return -EINVAL;
+	if (port == NULL && p == 0)
+		return -EINVAL; /* "ADDR:0" is allowed: listen on any port */
 
 	struct sockaddr_in *sin = (struct sockaddr_in *)out;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;

@@ -14,7 +14,8 @@
 
 /*
  * Parse "A.B.C.D:PORT", "[V6]:PORT", or (with default_port != 0) a bare
- * address. Returns 0 or -EINVAL.
+ * address. An explicit port 0 is accepted (a listener then picks a free
+ * port). Returns 0 or -EINVAL.
  */
 int addr_parse(const char *s, uint16_t default_port,
     struct sockaddr_storage *out);

@@ -4,8 +4,8 @@
  * which compares it with what is listed, takes unchanged files from the
  * SQLite cache (first scan) and queues the rest for hashing on the pool, at
  * most hash_jobs at once. One inotify watcher per directory (debounced) and
- * a periodic timer trigger rescans; everything the loop does is in memory
- * except the single-row insert after each hashed file.
+ * a periodic timer trigger rescans. Cache writes are queued in order and
+ * applied in batches by one writer on the pool: the loop never touches disk.
  */
 #include <assert.h>
 #include <dirent.h>
@@ -27,76 +27,77 @@
 #include "hash.h"
 #include "library.h"
 
-#define LIB_RESCAN_MS	    60000   /* default periodic rescan */
-#define LIB_MAX_FILES	    1000000 /* default bound on listed + pending */
-#define LIB_WATCH_MAX	    4096    /* inotify watchers (directories) */
-#define LIB_DEBOUNCE_MS	    200	    /* quiet time after an fs event */
+#define LIB_RESCAN_MS       60000   /* default periodic rescan */
+#define LIB_MAX_FILES       1000000 /* default bound on listed + pending */
+#define LIB_WATCH_MAX       4096    /* inotify watchers (directories) */
+#define LIB_DEBOUNCE_MS     200     /* quiet time after an fs event */
 #define LIB_DEBOUNCE_MAX_MS 2000    /* events never delay a scan longer */
-#define LIB_CHANGED_MS	    1000    /* retry of a file that moved while hashed */
-#define LIB_NAME_MAX	    100	    /* course protocol file name field */
-#define LIB_ESC_LEN	    256	    /* printable copy of a path for logs */
-#define LIB_TABLE_MIN	    64	    /* initial hash table slots */
+#define LIB_CHANGED_MS      1000 /* retry of a file that moved while hashed */
+#define LIB_NAME_MAX        100  /* course protocol file name field */
+#define LIB_ESC_LEN         256  /* printable copy of a path for logs */
+#define LIB_TABLE_MIN       64   /* initial hash table slots */
+#define LIB_SLICE           2048 /* entries reconciled per loop iteration */
 
-#define LIB_CONTAINER(p, type, member) \
+#define LIB_CONTAINER(p, type, member)                                         \
 	((type *)(void *)((char *)(p)-offsetof(type, member)))
 
-#define LIB_SCHEMA \
-	"CREATE TABLE IF NOT EXISTS library_file(" \
-	" path TEXT PRIMARY KEY," \
-	" size INTEGER NOT NULL," \
-	" mtime_ns INTEGER NOT NULL," \
-	" md5 TEXT NOT NULL," \
-	" sha1 TEXT NOT NULL," \
+#define LIB_SCHEMA                                                             \
+	"CREATE TABLE IF NOT EXISTS library_file("                             \
+	" path TEXT PRIMARY KEY,"                                              \
+	" size INTEGER NOT NULL,"                                              \
+	" mtime_ns INTEGER NOT NULL,"                                          \
+	" md5 TEXT NOT NULL,"                                                  \
+	" sha1 TEXT NOT NULL,"                                                 \
 	" parts BLOB NOT NULL);"
 
 /* A node of an intrusive chained hash table keyed by a C string. */
 struct lib_node {
 	struct lib_node *next; /* chain */
-	uint64_t hash;	       /* of key */
+	uint64_t hash;         /* of key */
 	const char *key;       /* borrowed from the containing object */
 };
 
 /* Duplicate keys are allowed: find returns any one, remove unlinks one. */
 struct lib_table {
 	struct lib_node **slots; /* cap chains */
-	size_t cap;		 /* power of two */
-	size_t len;		 /* nodes linked */
+	size_t cap;              /* power of two */
+	size_t len;              /* nodes linked */
 };
 
 /* A listed file; pub first so a library_file pointer converts back. */
 struct lib_file {
 	struct library_file pub;
 	struct lib_node by_path; /* in lib->files, key pub.path */
-	struct lib_node by_md5;	 /* in lib->md5s, key pub.md5 */
-	uint64_t seen;		 /* generation of the last scan that saw it */
+	struct lib_node by_md5;  /* in lib->md5s, key pub.md5 */
+	uint64_t seen;           /* generation of the last scan that saw it */
 };
 
-/* A file waiting for (in lib->queue) or being hashed (running). */
+/* A file waiting for (in lib->qhead's list) or being hashed (running). */
 struct lib_job {
 	uv_work_t req;
 	struct library *lib;
-	struct lib_node node;	      /* in lib->jobs, key path */
-	struct lib_job *prev, *next;  /* lib->qhead list while waiting */
-	char *path;		      /* owned */
-	uint64_t size;		      /* as the scan saw it */
-	int64_t mtime_ns, ctime_ns;   /* as the scan saw it */
-	uint64_t seen;		      /* scan generation */
-	int running;		      /* handed to the thread pool */
+	struct lib_node node;        /* in lib->jobs, key path */
+	struct lib_job *prev, *next; /* lib->qhead list while waiting */
+	char *path;                  /* owned */
+	uint64_t size;               /* as the scan saw it */
+	int64_t mtime_ns, ctime_ns;  /* as the scan saw it */
+	uint64_t seen;               /* scan generation */
+	int running;                 /* handed to the thread pool */
 	/* Written by the worker, read in the after-work callback. */
-	int err;		      /* 0 or -errno */
-	int changed;		      /* size/mtime/inode moved while hashed */
-	uint64_t hsize;		      /* size as hashed */
-	int64_t hmtime_ns;	      /* mtime as hashed */
-	struct hash_file_result res;  /* valid when err == 0; parts owned */
+	int err;                     /* 0 or -errno */
+	int changed;                 /* size/mtime/inode moved while hashed */
+	uint64_t hsize;              /* size as hashed */
+	int64_t hmtime_ns;           /* mtime as hashed */
+	struct hash_file_result res; /* valid when err == 0; parts owned */
 };
 
 /* A path that could not be read: retried only once it changes. */
 struct lib_failed {
-	struct lib_node node;	    /* in lib->failed, key path */
-	char *path;		    /* owned */
-	uint64_t size;		    /* UINT64_MAX for a scan error */
+	struct lib_node node;       /* in lib->failed, key path */
+	char *path;                 /* owned */
+	uint64_t size;              /* UINT64_MAX for a scan error */
 	int64_t mtime_ns, ctime_ns; /* scan error: errno, 0 */
-	uint64_t seen;		    /* scan generation */
+	uint64_t seen;              /* scan generation */
 };
 
 /* An inotify watcher on one directory. Freed in its close callback. */
@@ -104,17 +105,18 @@ struct lib_watch {
 	uv_fs_event_t h;
 	struct library *lib;
 	struct lib_node node; /* in lib->watches, key path */
-	char *path;	      /* owned */
-	uint64_t seen;	      /* scan generation */
+	char *path;           /* owned */
+	uint64_t seen;        /* scan generation */
+	int stale;            /* the directory itself may have gone */
 };
 
 /* One entry found by a scan. */
 struct lib_item {
-	char *path;		    /* owned */
-	uint64_t size;		    /* st_size */
+	char *path;                 /* owned */
+	uint64_t size;              /* st_size */
 	int64_t mtime_ns, ctime_ns; /* st_mtim, st_ctim */
-	int err;		    /* 0, or -errno: the path could not be read */
-	int cached;		    /* md5..parts come from a matching cache row */
+	int err;    /* 0, or -errno: the path could not be read */
+	int cached; /* md5..parts come from a matching cache row */
 	char md5[2 * HASH_MD5_LEN + 1];
 	char sha1[2 * HASH_SHA1_LEN + 1];
 	uint32_t nparts;
@@ -124,7 +126,7 @@ struct lib_item {
 /* A cache row, loaded by the first scan's worker. */
 struct lib_row {
 	struct lib_node node; /* key path */
-	char *path;	      /* owned */
+	char *path;           /* owned */
 	uint64_t size;
 	int64_t mtime_ns;
 	int valid; /* the row is well formed */
@@ -135,22 +137,33 @@ struct lib_row {
 	uint8_t *parts; /* owned until taken */
 };
 
-/* One walk of the folder; the worker fills the results. */
+enum lib_phase {
+	LIB_PHASE_WALK,  /* the worker walks the folder */
+	LIB_PHASE_ITEMS, /* the loop compares what it found, in slices */
+	LIB_PHASE_GONE,  /* the loop removes what it did not find, in slices */
+};
+
+/* One scan: the worker fills the results, the loop reconciles them. */
 struct lib_scan {
 	uv_work_t req;
 	struct library *lib;
-	int load_cache;		 /* first scan: load and prune the cache */
-	char **gone;		 /* paths whose rows to delete; owned */
+	enum lib_phase phase;
+	size_t pos;                 /* next item or gone entry */
+	struct library_file **gone; /* files not found, one ref each */
 	size_t ngone;
-	size_t max_items;	 /* bound on items */
-	struct lib_item *items;	 /* files (and unreadable paths) found */
+	int added;      /* watchers were added */
+	int load_cache; /* first scan: load the cache */
+	char **prune;   /* rows no file matched: paths, owned */
+	size_t nprune, prune_cap;
+	size_t max_items;       /* bound on items */
+	struct lib_item *items; /* files (and unreadable paths) found */
 	size_t nitems, items_cap;
-	char **dirs;		 /* directories found, root first, owned */
-	size_t ndirs, dirs_cap;	 /* ndirs <= LIB_WATCH_MAX */
-	size_t ndirs_seen;	 /* all directories walked */
-	int err;		 /* root unreadable: -errno */
-	int cancelled;		 /* library_close() stopped the walk */
-	int truncated;		 /* max_items reached */
+	char **dirs;            /* directories found, root first, owned */
+	size_t ndirs, dirs_cap; /* ndirs <= LIB_WATCH_MAX */
+	size_t ndirs_seen;      /* all directories walked */
+	int err;                /* root unreadable: -errno */
+	int cancelled;          /* library_close() stopped the walk */
+	int truncated;          /* max_items reached */
 };
 
 struct lib_sub {
@@ -158,41 +171,56 @@ struct lib_sub {
 	void *arg;
 };
 
+/* A cache write: put holds a reference, del owns its path. */
+struct lib_op {
+	struct library_file *put; /* row to insert or replace, or NULL */
+	char *del;                /* path of the row to delete, or NULL */
+};
+
+/* A batch of cache writes, applied in order in one transaction. */
+struct lib_writer {
+	uv_work_t req;
+	struct library *lib;
+	struct lib_op *ops; /* owned */
+	size_t nops;
+};
+
 struct library {
 	uv_loop_t *loop;
-	sqlite3 *db;		/* borrowed */
-	sqlite3_stmt *st_put;	/* loop only */
-	sqlite3_stmt *st_load;	/* scan worker only (one at a time) */
-	sqlite3_stmt *st_gone;	/* scan worker only */
-	char *dir;		/* realpath of the shared folder, owned */
-	size_t dir_len;		/* strlen(dir) */
-	uint64_t rescan_ms;	/* periodic rescan */
-	unsigned hash_jobs;	/* bound on running jobs */
-	unsigned max_files;	/* bound on listed + pending files */
+	sqlite3 *db;           /* borrowed */
+	sqlite3_stmt *st_put;  /* writer only (one at a time) */
+	sqlite3_stmt *st_load; /* first scan's worker only */
+	sqlite3_stmt *st_del;  /* writer only */
+	char *dir;             /* realpath of the shared folder, owned */
+	uint64_t rescan_ms;    /* periodic rescan */
+	unsigned hash_jobs;    /* bound on running jobs */
+	unsigned max_files;    /* bound on listed + pending files */
 
-	struct lib_table files;	  /* lib_file by path */
-	struct lib_table md5s;	  /* lib_file by md5 (duplicates) */
-	struct lib_table jobs;	  /* lib_job by path (waiting and running) */
+	struct lib_table files;   /* lib_file by path */
+	struct lib_table md5s;    /* lib_file by md5 (duplicates) */
+	struct lib_table jobs;    /* lib_job by path (waiting and running) */
 	struct lib_table failed;  /* lib_failed by path */
 	struct lib_table watches; /* lib_watch by path (open handles only) */
 	struct lib_job *qhead, *qtail; /* waiting jobs, FIFO */
-	unsigned running;	       /* jobs on the pool */
-	char **gone;		       /* rows to delete at the next scan */
-	size_t ngone, gone_cap;	       /* ngone <= max_files */
+	unsigned running;              /* jobs on the pool */
+	struct lib_op *ops;            /* cache writes for the next batch */
+	size_t nops, ops_cap;          /* bounded by listed files */
+	struct lib_writer *writer;     /* batch in flight, or NULL */
 
-	struct lib_scan *scan; /* in flight, or NULL */
+	struct lib_scan *scan; /* walked or reconciled, or NULL */
 	int rescan_wanted;     /* a scan was asked for while one ran */
-	uint64_t gen;	       /* scan generation, for mark and sweep */
+	uint64_t gen;          /* scan generation, for mark and sweep */
 	int cache_loaded;      /* a scan loaded the cache */
-	int first_done;	       /* the first scan completed */
-	int ready;	       /* first scan and its hashing complete */
-	int started;	       /* library_start() was called */
-	int closing;	       /* library_close() was called */
+	int first_done;        /* the first scan completed */
+	int ready;             /* first scan and its hashing complete */
+	int started;           /* library_start() was called */
+	int closing;           /* library_close() was called */
 	volatile int cancel;   /* read by workers: stop now */
 	unsigned inflight;     /* uv_work requests not yet completed */
 	unsigned handles;      /* handles whose close callback is due */
 	uv_timer_t debounce;   /* fs events and touches -> rescan */
 	uv_timer_t rescan;     /* periodic rescan */
+	uv_idle_t slicer;      /* runs a reconcile in slices */
 	uint64_t poke_first;   /* uv_now() when the debounce was armed */
 	int full_warned;       /* max_files warning logged */
 	int watch_warned;      /* watcher failure logged */
@@ -204,11 +232,13 @@ struct library {
 	void (*done_fn)(void *arg);
 	void *done_arg;
 	struct library_stats st; /* pending is njobs */
-	uint64_t njobs;		 /* waiting + running */
+	uint64_t njobs;          /* waiting + running */
 };
 
 static void lib_scan_request(struct library *lib);
 static void lib_maybe_finish(struct library *lib);
+static void lib_op_put(struct library *lib, const struct library_file *f);
+static void lib_op_del(struct library *lib, char *path);
 
 /* ---- small helpers ---- */
 
@@ -334,7 +364,7 @@ lib_table_find(const struct lib_table *t, const char *key)
 	uint64_t h = lib_hash(key);
 
 	for (struct lib_node *n = t->slots[h & (t->cap - 1)]; n != NULL;
-	    n = n->next) {
+	     n = n->next) {
 		if (n->hash == h && strcmp(n->key, key) == 0)
 			return n;
 	}
@@ -356,9 +386,9 @@ lib_table_remove(struct lib_table *t, struct lib_node *n)
 }
 
 /* Iterate with removal of the current node allowed: save next first. */
-#define LIB_TABLE_FOREACH(t, i, n, nx) \
-	for ((i) = 0; (i) < (t)->cap; (i)++) \
-		for ((n) = (t)->slots[(i)]; \
+#define LIB_TABLE_FOREACH(t, i, n, nx)                                         \
+	for ((i) = 0; (i) < (t)->cap; (i)++)                                   \
+		for ((n) = (t)->slots[(i)];                                    \
 		     (n) != NULL && (((nx) = (n)->next), 1); (n) = (nx))
 
 /* ---- files ---- */
@@ -451,10 +481,11 @@ lib_list(struct library *lib, struct lib_file *f)
 	lib_emit(lib, LIBRARY_ADDED, f);
 }
 
-/* Remove f from the listing, tell subscribers, drop the library's ref. */
+/* Remove f from the listing and the cache, tell subscribers, unref. */
 static void
 lib_unlist(struct library *lib, struct lib_file *f)
 {
+	lib_op_del(lib, xstrdup(f->pub.path));
 	lib_table_remove(&lib->files, &f->by_path);
 	lib_table_remove(&lib->md5s, &f->by_md5);
 	lib->st.files--;
@@ -468,7 +499,7 @@ lib_unlist(struct library *lib, struct lib_file *f)
 
 /* ---- database ---- */
 
-/* Cache a hashed file (on the loop: one row). Failures are only logged. */
+/* Writer: insert or replace the row of a hashed file. */
 static void
 lib_db_put(struct library *lib, const struct library_file *f)
 {
@@ -490,33 +521,124 @@ lib_db_put(struct library *lib, const struct library_file *f)
 	sqlite3_clear_bindings(st);
 }
 
-/* Worker: delete the row of one path. */
+/* Writer: delete the row of one path. */
 static void
-lib_db_gone(struct library *lib, const char *path)
+lib_db_del(struct library *lib, const char *path)
 {
-	sqlite3_bind_text(lib->st_gone, 1, path, -1, SQLITE_STATIC);
-	if (sqlite3_step(lib->st_gone) != SQLITE_DONE)
+	sqlite3_bind_text(lib->st_del, 1, path, -1, SQLITE_STATIC);
+	if (sqlite3_step(lib->st_del) != SQLITE_DONE)
 		log_warn("library: cannot delete a cache row: %s",
 		    sqlite3_errmsg(lib->db));
-	sqlite3_reset(lib->st_gone);
-	sqlite3_clear_bindings(lib->st_gone);
-}
-
-/*
- * Worker: open a transaction around a batch of deletes. The connection is
- * shared; if another transaction is open the deletes simply join it.
- */
-static int
-lib_db_begin(struct library *lib)
-{
-	return sqlite3_exec(lib->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_reset(lib->st_del);
+	sqlite3_clear_bindings(lib->st_del);
 }
 
 static void
-lib_db_commit(struct library *lib, int began)
+lib_writer_work(uv_work_t *req)
 {
+	struct lib_writer *w = LIB_CONTAINER(req, struct lib_writer, req);
+	struct library *lib = w->lib;
+	int began;
+
+	/*
+	 * The connection is shared with other modules: if one of them has a
+	 * transaction open, BEGIN fails and these writes simply join it.
+	 */
+	began = sqlite3_exec(lib->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+	for (size_t i = 0; i < w->nops; i++) {
+		if (w->ops[i].put != NULL)
+			lib_db_put(lib, w->ops[i].put);
+		else
+			lib_db_del(lib, w->ops[i].del);
+	}
 	if (began && db_exec(lib->db, "COMMIT") != 0)
 		sqlite3_exec(lib->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void
+lib_ops_free(struct lib_op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		library_file_unref(ops[i].put);
+		free(ops[i].del);
+	}
+	free(ops);
+}
+
+static void lib_flush(struct library *lib);
+
+static void
+lib_writer_done(uv_work_t *req, int status)
+{
+	struct lib_writer *w = LIB_CONTAINER(req, struct lib_writer, req);
+	struct library *lib = w->lib;
+
+	lib->inflight--;
+	lib->writer = NULL;
+	lib_ops_free(w->ops, w->nops);
+	free(w);
+	lib_flush(lib); /* even while closing: what was hashed is kept */
+	lib_maybe_finish(lib);
+}
+
+/* Hand the queued writes to the writer unless a batch is in flight. */
+static void
+lib_flush(struct library *lib)
+{
+	struct lib_writer *w;
+	int err;
+
+	if (lib->writer != NULL || lib->nops == 0)
+		return;
+	w = xcalloc(1, sizeof(*w));
+	w->lib = lib;
+	w->ops = lib->ops;
+	w->nops = lib->nops;
+	lib->ops = NULL;
+	lib->nops = lib->ops_cap = 0;
+	err = uv_queue_work(
+	    lib->loop, &w->req, lib_writer_work, lib_writer_done);
+	if (err != 0) {
+		log_error(
+		    "library: cannot queue cache writes: %s", uv_strerror(err));
+		lib_ops_free(w->ops, w->nops);
+		free(w);
+		return;
+	}
+	lib->writer = w;
+	lib->inflight++;
+}
+
+static struct lib_op *
+lib_op_new(struct library *lib)
+{
+	struct lib_op *op;
+
+	if (lib->nops == lib->ops_cap) {
+		lib->ops_cap = lib->ops_cap ? lib->ops_cap * 2 : 64;
+		lib->ops = xreallocarray(
+		    lib->ops, lib->ops_cap, sizeof(*lib->ops));
+	}
+	op = &lib->ops[lib->nops++];
+	op->put = NULL;
+	op->del = NULL;
+	return op;
+}
+
+/* Queue the cache row of f (the op holds a reference). */
+static void
+lib_op_put(struct library *lib, const struct library_file *f)
+{
+	lib_op_new(lib)->put = library_file_ref(f);
+	lib_flush(lib);
+}
+
+/* Queue the deletion of path's cache row; takes path. */
+static void
+lib_op_del(struct library *lib, char *path)
+{
+	lib_op_new(lib)->del = path;
+	lib_flush(lib);
 }
 
 static void
@@ -584,8 +706,8 @@ lib_scan_add(struct lib_scan *sc, char *path)
 
 	if (sc->nitems == sc->items_cap) {
 		sc->items_cap = sc->items_cap ? sc->items_cap * 2 : 256;
-		sc->items = xreallocarray(sc->items, sc->items_cap,
-		    sizeof(*sc->items));
+		sc->items = xreallocarray(
+		    sc->items, sc->items_cap, sizeof(*sc->items));
 	}
 	it = &sc->items[sc->nitems++];
 	memset(it, 0, sizeof(*it));
@@ -652,8 +774,8 @@ lib_walk_dir(struct lib_scan *sc, DIR *d, const char *dir, char ***stack,
 			sc->ndirs_seen++;
 			if (*nstack == *stack_cap) {
 				*stack_cap = *stack_cap ? *stack_cap * 2 : 64;
-				*stack = xreallocarray(*stack, *stack_cap,
-				    sizeof(**stack));
+				*stack = xreallocarray(
+				    *stack, *stack_cap, sizeof(**stack));
 			}
 			(*stack)[(*nstack)++] = xstrdup(path);
 		} else if (S_ISREG(st.st_mode)) {
@@ -701,10 +823,10 @@ lib_walk(struct lib_scan *sc)
 		closedir(d);
 		if (sc->ndirs < LIB_WATCH_MAX) {
 			if (sc->ndirs == sc->dirs_cap) {
-				sc->dirs_cap = sc->dirs_cap ? sc->dirs_cap * 2 :
-							      16;
-				sc->dirs = xreallocarray(sc->dirs, sc->dirs_cap,
-				    sizeof(*sc->dirs));
+				sc->dirs_cap = sc->dirs_cap ? sc->dirs_cap * 2
+							    : 16;
+				sc->dirs = xreallocarray(
+				    sc->dirs, sc->dirs_cap, sizeof(*sc->dirs));
 			}
 			sc->dirs[sc->ndirs++] = dir;
 		} else {
@@ -716,7 +838,7 @@ lib_walk(struct lib_scan *sc)
 	free(stack);
 }
 
-/* Worker: attach cache rows to unchanged files, delete the other rows. */
+/* Worker: attach cache rows to unchanged files; list the other rows. */
 static void
 lib_scan_cache(struct lib_scan *sc)
 {
@@ -724,7 +846,7 @@ lib_scan_cache(struct lib_scan *sc)
 	struct lib_table rows;
 	struct lib_node *n, *nx;
 	size_t i;
-	int ok, began;
+	int ok;
 
 	lib_table_init(&rows);
 	ok = lib_db_load(lib, &rows) == 0;
@@ -749,19 +871,28 @@ lib_scan_cache(struct lib_scan *sc)
 	}
 	/* Prune only after a full walk: a partial one proves nothing gone. */
 	if (ok && sc->err == 0 && !sc->cancelled && !sc->truncated) {
-		began = lib_db_begin(lib);
 		LIB_TABLE_FOREACH(&rows, i, n, nx)
 		{
-			struct lib_row *r = LIB_CONTAINER(n, struct lib_row,
-			    node);
+			struct lib_row *r = LIB_CONTAINER(
+			    n, struct lib_row, node);
 
-			if (!r->used)
-				lib_db_gone(lib, r->path);
+			if (r->used)
+				continue;
+			if (sc->nprune == sc->prune_cap) {
+				sc->prune_cap = sc->prune_cap
+				    ? sc->prune_cap * 2
+				    : 64;
+				sc->prune = xreallocarray(sc->prune,
+				    sc->prune_cap, sizeof(*sc->prune));
+			}
+			sc->prune[sc->nprune++] = r->path;
+			r->path = NULL; /* the node's key: rows is not used */
 		}
-		lib_db_commit(lib, began);
 	}
 	LIB_TABLE_FOREACH(&rows, i, n, nx)
-	lib_row_free(LIB_CONTAINER(n, struct lib_row, node));
+	{
+		lib_row_free(LIB_CONTAINER(n, struct lib_row, node));
+	}
 	lib_table_release(&rows);
 }
 
@@ -769,15 +900,7 @@ static void
 lib_scan_work(uv_work_t *req)
 {
 	struct lib_scan *sc = LIB_CONTAINER(req, struct lib_scan, req);
-	struct library *lib = sc->lib;
 
-	if (sc->ngone > 0) {
-		int began = lib_db_begin(lib);
-
-		for (size_t i = 0; i < sc->ngone; i++)
-			lib_db_gone(lib, sc->gone[i]);
-		lib_db_commit(lib, began);
-	}
 	lib_walk(sc);
 	if (sc->load_cache && sc->err == 0 && !sc->cancelled)
 		lib_scan_cache(sc);
@@ -794,8 +917,11 @@ lib_scan_free(struct lib_scan *sc)
 	for (size_t i = 0; i < sc->ndirs; i++)
 		free(sc->dirs[i]);
 	free(sc->dirs);
+	for (size_t i = 0; i < sc->nprune; i++)
+		free(sc->prune[i]);
+	free(sc->prune);
 	for (size_t i = 0; i < sc->ngone; i++)
-		free(sc->gone[i]);
+		library_file_unref(sc->gone[i]);
 	free(sc->gone);
 	free(sc);
 }
@@ -867,8 +993,8 @@ lib_job_work(uv_work_t *req)
 
 /* Remember that path could not be read; count and log it once. */
 static void
-lib_fail(struct library *lib, const char *path, uint64_t size,
-    int64_t mtime_ns, int64_t ctime_ns, int err)
+lib_fail(struct library *lib, const char *path, uint64_t size, int64_t mtime_ns,
+    int64_t ctime_ns, int err)
 {
 	struct lib_node *n = lib_table_find(&lib->failed, path);
 	struct lib_failed *fl;
@@ -914,8 +1040,8 @@ lib_pump(struct library *lib)
 		int err;
 
 		lib_queue_unlink(lib, j);
-		err = uv_queue_work(lib->loop, &j->req, lib_job_work,
-		    lib_job_done);
+		err = uv_queue_work(
+		    lib->loop, &j->req, lib_job_work, lib_job_done);
 		if (err != 0) { /* cannot happen with a valid loop */
 			log_error("library: cannot queue hashing: %s",
 			    uv_strerror(err));
@@ -986,21 +1112,22 @@ lib_job_done(uv_work_t *req, int status)
 		log_debug("library: %s vanished before hashing",
 		    lib_esc(j->path, eb, sizeof(eb)));
 	} else if (j->err != 0) {
-		lib_fail(lib, j->path, j->size, j->mtime_ns, j->ctime_ns,
-		    j->err);
+		lib_fail(
+		    lib, j->path, j->size, j->mtime_ns, j->ctime_ns, j->err);
 	} else if (j->changed) {
 		log_debug("library: %s changed while hashed; again later",
 		    lib_esc(j->path, eb, sizeof(eb)));
 		lib_poke(lib, LIB_CHANGED_MS);
 	} else {
+		/* Not expected: a path is either listed or hashed. */
 		if ((f = lib_file_by_path(lib, j->path)) != NULL)
-			lib_unlist(lib, f); /* not expected: jobs are unlisted */
+			lib_unlist(lib, f);
 		f = lib_file_new(j->path, j->hsize, j->hmtime_ns, j->res.md5,
 		    j->res.sha1, j->res.nparts, j->res.parts);
 		j->path = NULL;
 		j->res.parts = NULL;
 		lib->st.hashed_files++;
-		lib_db_put(lib, &f->pub);
+		lib_op_put(lib, &f->pub);
 		lib_list(lib, f);
 	}
 	lib_job_free(j);
@@ -1010,13 +1137,15 @@ lib_job_done(uv_work_t *req, int status)
 		lib_maybe_finish(lib);
 }
 
+/* Queue it for hashing; takes its path. */
 static void
-lib_job_add(struct library *lib, const struct lib_item *it)
+lib_job_add(struct library *lib, struct lib_item *it)
 {
 	struct lib_job *j = xcalloc(1, sizeof(*j));
 
 	j->lib = lib;
-	j->path = xstrdup(it->path);
+	j->path = it->path;
+	it->path = NULL;
 	j->size = it->size;
 	j->mtime_ns = it->mtime_ns;
 	j->ctime_ns = it->ctime_ns;
@@ -1058,11 +1187,28 @@ static void
 lib_watch_cb(uv_fs_event_t *h, const char *filename, int events, int status)
 {
 	struct lib_watch *w = LIB_CONTAINER(h, struct lib_watch, h);
+	const char *base = strrchr(w->path, '/');
 
 	if (status < 0)
-		log_debug("library: watching %s: %s", w->path,
-		    uv_strerror(status));
+		log_debug(
+		    "library: watching %s: %s", w->path, uv_strerror(status));
+	/*
+	 * inotify reports the watched directory's own deletion or move under
+	 * its base name, and the watch is dead from then on: if a directory
+	 * of that name is found again, the next reconcile watches it anew.
+	 */
+	if ((events & UV_RENAME) &&
+	    (filename == NULL ||
+		(base != NULL && strcmp(filename, base + 1) == 0)))
+		w->stale = 1;
 	lib_poke(w->lib, LIB_DEBOUNCE_MS);
+}
+
+static void
+lib_watch_remove(struct library *lib, struct lib_watch *w)
+{
+	lib_table_remove(&lib->watches, &w->node);
+	uv_close((uv_handle_t *)&w->h, lib_watch_closed);
 }
 
 /* Watch dir unless it is watched; 1 if a watcher was added. */
@@ -1075,8 +1221,12 @@ lib_watch_add(struct library *lib, const char *dir)
 	int err;
 
 	if (n != NULL) {
-		LIB_CONTAINER(n, struct lib_watch, node)->seen = lib->gen;
-		return 0;
+		w = LIB_CONTAINER(n, struct lib_watch, node);
+		if (!w->stale) {
+			w->seen = lib->gen;
+			return 0;
+		}
+		lib_watch_remove(lib, w);
 	}
 	if (lib->watches.len >= LIB_WATCH_MAX)
 		return 0;
@@ -1103,13 +1253,6 @@ lib_watch_add(struct library *lib, const char *dir)
 	return 1;
 }
 
-static void
-lib_watch_remove(struct library *lib, struct lib_watch *w)
-{
-	lib_table_remove(&lib->watches, &w->node);
-	uv_close((uv_handle_t *)&w->h, lib_watch_closed);
-}
-
 /* ---- scan (loop side) ---- */
 
 /* Compare one scanned entry with the listing. */
@@ -1120,11 +1263,13 @@ lib_reconcile_item(struct library *lib, struct lib_item *it)
 	struct lib_node *n;
 
 	if (f != NULL && it->err == 0) {
-		if (f->pub.size == it->size && f->pub.mtime_ns == it->mtime_ns) {
+		if (f->pub.size == it->size &&
+		    f->pub.mtime_ns == it->mtime_ns) {
 			f->seen = lib->gen;
 			return;
 		}
-		lib_unlist(lib, f); /* changed: REMOVED now, ADDED once hashed */
+		/* Changed: REMOVED now, ADDED once hashed again. */
+		lib_unlist(lib, f);
 		if (lib->closing)
 			return;
 	}
@@ -1137,8 +1282,8 @@ lib_reconcile_item(struct library *lib, struct lib_item *it)
 		return;
 	}
 	if ((n = lib_table_find(&lib->failed, it->path)) != NULL) {
-		struct lib_failed *fl = LIB_CONTAINER(n, struct lib_failed,
-		    node);
+		struct lib_failed *fl = LIB_CONTAINER(
+		    n, struct lib_failed, node);
 
 		if (fl->size == it->size && fl->mtime_ns == it->mtime_ns &&
 		    fl->ctime_ns == it->ctime_ns) {
@@ -1167,26 +1312,15 @@ lib_reconcile_item(struct library *lib, struct lib_item *it)
 	lib_job_add(lib, it);
 }
 
-/* Queue the row deletion of a removed file for the next scan's worker. */
+/*
+ * Whatever the scan did not see is gone: collect the files (their removal,
+ * which tells subscribers, runs in slices), forget the rest at once.
+ */
 static void
-lib_gone_add(struct library *lib, const char *path)
-{
-	if (lib->ngone >= lib->max_files)
-		return; /* the next start prunes it anyway */
-	if (lib->ngone == lib->gone_cap) {
-		lib->gone_cap = lib->gone_cap ? lib->gone_cap * 2 : 64;
-		lib->gone = xreallocarray(lib->gone, lib->gone_cap,
-		    sizeof(*lib->gone));
-	}
-	lib->gone[lib->ngone++] = xstrdup(path);
-}
-
-/* Whatever the scan did not see is gone. */
-static void
-lib_sweep(struct library *lib)
+lib_sweep(struct library *lib, struct lib_scan *sc)
 {
 	struct lib_node *n, *nx;
-	size_t i;
+	size_t i, cap = 0;
 
 	LIB_TABLE_FOREACH(&lib->files, i, n, nx)
 	{
@@ -1194,10 +1328,12 @@ lib_sweep(struct library *lib)
 
 		if (f->seen == lib->gen)
 			continue;
-		lib_gone_add(lib, f->pub.path);
-		lib_unlist(lib, f);
-		if (lib->closing)
-			return;
+		if (sc->ngone == cap) {
+			cap = cap ? cap * 2 : 64;
+			sc->gone = xreallocarray(
+			    sc->gone, cap, sizeof(*sc->gone));
+		}
+		sc->gone[sc->ngone++] = library_file_ref(&f->pub);
 	}
 	LIB_TABLE_FOREACH(&lib->jobs, i, n, nx)
 	{
@@ -1208,8 +1344,8 @@ lib_sweep(struct library *lib)
 	}
 	LIB_TABLE_FOREACH(&lib->failed, i, n, nx)
 	{
-		struct lib_failed *fl = LIB_CONTAINER(n, struct lib_failed,
-		    node);
+		struct lib_failed *fl = LIB_CONTAINER(
+		    n, struct lib_failed, node);
 
 		if (fl->seen != lib->gen)
 			lib_failed_drop(lib, fl);
@@ -1223,22 +1359,64 @@ lib_sweep(struct library *lib)
 	}
 }
 
+/* The scan is over: count it, free it, start what it queued. */
 static void
-lib_reconcile(struct library *lib, struct lib_scan *sc)
+lib_scan_end(struct library *lib, struct lib_scan *sc)
 {
-	size_t added = 0;
-
-	lib->gen++;
-	/* Watch first: a change during the reconcile then still counts. */
-	for (size_t i = 0; i < sc->ndirs; i++)
-		added += (size_t)lib_watch_add(lib, sc->dirs[i]);
-	for (size_t i = 0; i < sc->nitems && !lib->closing; i++)
-		lib_reconcile_item(lib, &sc->items[i]);
-	if (!lib->closing)
-		lib_sweep(lib);
+	lib->st.scans++;
 	/* Changes between the walk and the new watchers were missed. */
-	if (added > 0)
+	if (sc->added)
 		lib->rescan_wanted = 1;
+	lib->scan = NULL;
+	lib->first_done = 1;
+	lib_scan_free(sc);
+	lib_pump(lib);
+	lib_check_ready(lib);
+	if (lib->rescan_wanted) {
+		lib->rescan_wanted = 0;
+		lib_poke(lib, LIB_DEBOUNCE_MS);
+	}
+}
+
+/*
+ * One slice of a reconcile, from the idle handle: a scan of 100k files
+ * lets the loop serve other handles between slices of LIB_SLICE entries.
+ */
+static void
+lib_slice_cb(uv_idle_t *h)
+{
+	struct library *lib = h->data;
+	struct lib_scan *sc = lib->scan;
+	size_t end;
+
+	assert(sc != NULL && sc->phase != LIB_PHASE_WALK);
+	if (sc->phase == LIB_PHASE_ITEMS) {
+		end = sc->nitems - sc->pos < LIB_SLICE ? sc->nitems
+						       : sc->pos + LIB_SLICE;
+		while (sc->pos < end && !lib->closing)
+			lib_reconcile_item(lib, &sc->items[sc->pos++]);
+		lib_pump(lib); /* hash while the rest is compared */
+		if (lib->closing || sc->pos < sc->nitems)
+			return;
+		lib_sweep(lib, sc);
+		sc->phase = LIB_PHASE_GONE;
+		sc->pos = 0;
+	}
+	end = sc->ngone - sc->pos < LIB_SLICE ? sc->ngone : sc->pos + LIB_SLICE;
+	while (sc->pos < end && !lib->closing) {
+		struct library_file *f = sc->gone[sc->pos];
+		struct lib_file *lf = LIB_CONTAINER(f, struct lib_file, pub);
+
+		sc->gone[sc->pos++] = NULL;
+		/* Still listed and still not seen (a job may have re-listed). */
+		if (f->shared && lf->seen != lib->gen)
+			lib_unlist(lib, lf);
+		library_file_unref(f);
+	}
+	if (lib->closing || sc->pos < sc->ngone)
+		return;
+	uv_idle_stop(h);
+	lib_scan_end(lib, sc);
 }
 
 static void
@@ -1248,36 +1426,38 @@ lib_scan_done(uv_work_t *req, int status)
 	struct library *lib = sc->lib;
 
 	lib->inflight--;
-	lib->scan = NULL;
 	if (lib->closing || status != 0 || sc->cancelled) {
+		lib->scan = NULL;
 		lib_scan_free(sc);
 		lib_maybe_finish(lib);
 		return;
 	}
-	lib->st.scans++;
 	if (sc->err != 0) {
 		log_warn("library: cannot read the shared folder %s: %s",
 		    lib->dir, uv_strerror(sc->err));
-	} else {
-		if (sc->load_cache)
-			lib->cache_loaded = 1;
-		if (sc->truncated && !lib->full_warned)
-			log_warn("library: more than %u files in %s; the rest "
-				 "are not shared",
-			    lib->max_files, lib->dir);
-		lib->full_warned |= sc->truncated;
-		lib_reconcile(lib, sc);
+		lib_scan_end(lib, sc);
+		return;
 	}
-	lib->first_done = 1;
-	lib_scan_free(sc);
-	lib_pump(lib);
-	lib_check_ready(lib);
-	if (lib->rescan_wanted) {
-		lib->rescan_wanted = 0;
-		lib_poke(lib, LIB_DEBOUNCE_MS);
+	if (sc->load_cache)
+		lib->cache_loaded = 1;
+	if (sc->truncated && !lib->full_warned)
+		log_warn("library: more than %u files in %s; the rest are not "
+			 "shared",
+		    lib->max_files, lib->dir);
+	lib->full_warned |= sc->truncated;
+
+	lib->gen++;
+	/* Rows of files gone while we were not running. */
+	for (size_t i = 0; i < sc->nprune; i++) {
+		lib_op_del(lib, sc->prune[i]);
+		sc->prune[i] = NULL;
 	}
-	if (lib->closing)
-		lib_maybe_finish(lib);
+	/* Watch first: a change during the reconcile then still counts. */
+	for (size_t i = 0; i < sc->ndirs; i++)
+		sc->added |= lib_watch_add(lib, sc->dirs[i]);
+	sc->phase = LIB_PHASE_ITEMS;
+	sc->pos = 0;
+	uv_idle_start(&lib->slicer, lib_slice_cb);
 }
 
 /* Start a scan now, or right after the one in flight. */
@@ -1297,24 +1477,6 @@ lib_scan_request(struct library *lib)
 	sc->lib = lib;
 	sc->load_cache = !lib->cache_loaded;
 	sc->max_items = lib->max_files;
-	/*
-	 * Hand over the rows to delete, but not those of paths listed or
-	 * hashed again since: their rows are current. Jobs start only from
-	 * a reconcile, so none can start while this scan runs.
-	 */
-	if (lib->ngone > 0) {
-		sc->gone = xreallocarray(NULL, lib->ngone, sizeof(*sc->gone));
-		for (size_t i = 0; i < lib->ngone; i++) {
-			char *p = lib->gone[i];
-
-			if (lib_table_find(&lib->files, p) != NULL ||
-			    lib_table_find(&lib->jobs, p) != NULL)
-				free(p);
-			else
-				sc->gone[sc->ngone++] = p;
-		}
-		lib->ngone = 0;
-	}
 	err = uv_queue_work(lib->loop, &sc->req, lib_scan_work, lib_scan_done);
 	if (err != 0) {
 		log_error("library: cannot queue a scan: %s", uv_strerror(err));
@@ -1360,11 +1522,11 @@ lib_default_jobs(void)
 }
 
 struct library *
-library_new(uv_loop_t *loop, struct sqlite3 *db,
-    const struct library_opts *opts)
+library_new(
+    uv_loop_t *loop, struct sqlite3 *db, const struct library_opts *opts)
 {
 	struct library *lib;
-	sqlite3_stmt *put = NULL, *load = NULL, *gone = NULL;
+	sqlite3_stmt *put = NULL, *load = NULL, *del = NULL;
 	struct stat st;
 	char *dir;
 
@@ -1395,7 +1557,7 @@ library_new(uv_loop_t *loop, struct sqlite3 *db,
 		-1, &load, NULL) != SQLITE_OK)
 		goto fail_sql;
 	if (sqlite3_prepare_v2(db, "DELETE FROM library_file WHERE path = ?",
-		-1, &gone, NULL) != SQLITE_OK)
+		-1, &del, NULL) != SQLITE_OK)
 		goto fail_sql;
 
 	lib = xcalloc(1, sizeof(*lib));
@@ -1403,12 +1565,10 @@ library_new(uv_loop_t *loop, struct sqlite3 *db,
 	lib->db = db;
 	lib->st_put = put;
 	lib->st_load = load;
-	lib->st_gone = gone;
+	lib->st_del = del;
 	lib->dir = dir;
-	lib->dir_len = strlen(dir);
 	lib->rescan_ms = opts->rescan_ms ? opts->rescan_ms : LIB_RESCAN_MS;
-	lib->hash_jobs = opts->hash_jobs ? opts->hash_jobs :
-					   lib_default_jobs();
+	lib->hash_jobs = opts->hash_jobs ? opts->hash_jobs : lib_default_jobs();
 	lib->max_files = opts->max_files ? opts->max_files : LIB_MAX_FILES;
 	lib_table_init(&lib->files);
 	lib_table_init(&lib->md5s);
@@ -1419,13 +1579,14 @@ library_new(uv_loop_t *loop, struct sqlite3 *db,
 	lib->debounce.data = lib;
 	uv_timer_init(loop, &lib->rescan);
 	lib->rescan.data = lib;
-	lib->handles = 2;
+	uv_idle_init(loop, &lib->slicer);
+	lib->slicer.data = lib;
+	lib->handles = 3;
 	return lib;
 
 fail_sql:
-	log_error("library: cannot prepare statements: %s",
-	    sqlite3_errmsg(db));
-	sqlite3_finalize(gone);
+	log_error("library: cannot prepare statements: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(del);
 	sqlite3_finalize(load);
 	sqlite3_finalize(put);
 fail_dir:
@@ -1441,8 +1602,8 @@ library_start(struct library *lib)
 	if (lib->closing || lib->started)
 		return -EINVAL;
 	lib->started = 1;
-	err = uv_timer_start(&lib->rescan, lib_rescan_cb, lib->rescan_ms,
-	    lib->rescan_ms);
+	err = uv_timer_start(
+	    &lib->rescan, lib_rescan_cb, lib->rescan_ms, lib->rescan_ms);
 	if (err != 0)
 		return err;
 	log_info("library: scanning %s with %u hashing jobs", lib->dir,
@@ -1454,8 +1615,8 @@ library_start(struct library *lib)
 void
 library_subscribe(struct library *lib, library_cb cb, void *arg)
 {
-	lib->subs = xreallocarray(lib->subs, lib->nsubs + 1,
-	    sizeof(*lib->subs));
+	lib->subs = xreallocarray(
+	    lib->subs, lib->nsubs + 1, sizeof(*lib->subs));
 	lib->subs[lib->nsubs].cb = cb;
 	lib->subs[lib->nsubs].arg = arg;
 	lib->nsubs++;
@@ -1469,7 +1630,9 @@ library_foreach(struct library *lib,
 	size_t i;
 
 	LIB_TABLE_FOREACH(&lib->files, i, n, nx)
-	fn(arg, &LIB_CONTAINER(n, struct lib_file, by_path)->pub);
+	{
+		fn(arg, &LIB_CONTAINER(n, struct lib_file, by_path)->pub);
+	}
 }
 
 const struct library_file *
@@ -1477,28 +1640,27 @@ library_find(struct library *lib, const char *md5)
 {
 	struct lib_node *n = lib_table_find(&lib->md5s, md5);
 
-	return n != NULL ? &LIB_CONTAINER(n, struct lib_file, by_md5)->pub :
-			   NULL;
+	return n != NULL ? &LIB_CONTAINER(n, struct lib_file, by_md5)->pub
+			 : NULL;
 }
 
 void
 library_touch(struct library *lib, const char *path)
 {
 	struct lib_node *n;
-	char eb[LIB_ESC_LEN];
 
 	if (lib->closing || path == NULL)
 		return;
-	if (strncmp(path, lib->dir, lib->dir_len) != 0 ||
-	    (path[lib->dir_len] != '/' && path[lib->dir_len] != '\0')) {
-		log_debug("library: %s is not in %s; ignored",
-		    lib_esc(path, eb, sizeof(eb)), lib->dir);
-		return;
-	}
-	/* A file that failed is tried again even if it looks unchanged. */
+	/*
+	 * A debounced rescan re-examines the path with everything else. The
+	 * path is not checked against the folder: callers may spell it
+	 * through a symlink or relative to the working directory, and
+	 * resolving it would be disk I/O on the loop; a needless rescan
+	 * costs a walk on the pool. A file that failed is tried again even
+	 * if it looks unchanged.
+	 */
 	if ((n = lib_table_find(&lib->failed, path)) != NULL)
-		lib_failed_drop(lib,
-		    LIB_CONTAINER(n, struct lib_failed, node));
+		lib_failed_drop(lib, LIB_CONTAINER(n, struct lib_failed, node));
 	lib_poke(lib, LIB_DEBOUNCE_MS);
 }
 
@@ -1541,7 +1703,9 @@ lib_maybe_finish(struct library *lib)
 
 	if (!lib->closing || lib->inflight > 0 || lib->handles > 0)
 		return;
-	assert(lib->scan == NULL && lib->running == 0 && lib->qhead == NULL);
+	assert(lib->running == 0 && lib->qhead == NULL && lib->writer == NULL);
+	if (lib->scan != NULL) /* closed during a reconcile */
+		lib_scan_free(lib->scan);
 	LIB_TABLE_FOREACH(&lib->files, i, n, nx)
 	{
 		struct lib_file *f = LIB_CONTAINER(n, struct lib_file, by_path);
@@ -1551,8 +1715,8 @@ lib_maybe_finish(struct library *lib)
 	}
 	LIB_TABLE_FOREACH(&lib->failed, i, n, nx)
 	{
-		struct lib_failed *fl = LIB_CONTAINER(n, struct lib_failed,
-		    node);
+		struct lib_failed *fl = LIB_CONTAINER(
+		    n, struct lib_failed, node);
 
 		free(fl->path);
 		free(fl);
@@ -1562,13 +1726,11 @@ lib_maybe_finish(struct library *lib)
 	lib_table_release(&lib->jobs);
 	lib_table_release(&lib->failed);
 	lib_table_release(&lib->watches);
-	for (i = 0; i < lib->ngone; i++)
-		free(lib->gone[i]);
-	free(lib->gone);
+	lib_ops_free(lib->ops, lib->nops); /* only if queueing failed */
 	free(lib->subs);
 	sqlite3_finalize(lib->st_put);
 	sqlite3_finalize(lib->st_load);
-	sqlite3_finalize(lib->st_gone);
+	sqlite3_finalize(lib->st_del);
 	free(lib->dir);
 	done = lib->done_fn;
 	arg = lib->done_arg;
@@ -1588,7 +1750,7 @@ library_close(struct library *lib, void (*done)(void *arg), void *arg)
 	lib->cancel = 1;
 	lib->done_fn = done;
 	lib->done_arg = arg;
-	if (lib->scan != NULL)
+	if (lib->scan != NULL && lib->scan->phase == LIB_PHASE_WALK)
 		uv_cancel((uv_req_t *)&lib->scan->req);
 	LIB_TABLE_FOREACH(&lib->jobs, i, n, nx)
 	{
@@ -1600,8 +1762,12 @@ library_close(struct library *lib, void (*done)(void *arg), void *arg)
 			lib_job_drop(lib, j);
 	}
 	LIB_TABLE_FOREACH(&lib->watches, i, n, nx)
-	lib_watch_remove(lib, LIB_CONTAINER(n, struct lib_watch, node));
+	{
+		lib_watch_remove(lib, LIB_CONTAINER(n, struct lib_watch, node));
+	}
 	uv_close((uv_handle_t *)&lib->debounce, lib_handle_closed);
 	uv_close((uv_handle_t *)&lib->rescan, lib_handle_closed);
+	uv_close((uv_handle_t *)&lib->slicer, lib_handle_closed);
+	lib_flush(lib); /* keep what was hashed; close waits for it */
 	/* The timers' close callbacks run later: done is never called here. */
 }

@@ -103,7 +103,11 @@ void library_touch(struct library *lib, const char *path);
 /* True once the first scan and its hashing are complete. */
 int library_ready(const struct library *lib);
 
-/* Called once when library_ready() becomes true (after the first scan). */
+/*
+ * Called once when library_ready() becomes true (after the first scan), on
+ * the loop thread; at once if it already is. Not called after
+ * library_close().
+ */
 void library_on_ready(struct library *lib, void (*fn)(void *arg), void *arg);
 
 void library_stats(const struct library *lib, struct library_stats *out);
@@ -111,6 +115,11 @@ void library_stats(const struct library *lib, struct library_stats *out);
 /* The shared folder's absolute path. */
 const char *library_dir(const struct library *lib);
 
+/*
+ * Take and drop a reference (loop thread only: the count is not atomic).
+ * The last unref frees the file, even after library_close(). unref is
+ * NULL-safe.
+ */
 struct library_file *library_file_ref(const struct library_file *f);
 void library_file_unref(struct library_file *f);
 

@@ -52,6 +52,7 @@ struct upload {
 	unsigned long nchunk;	 /* for the reply head */
 	uint32_t next_part;	 /* next part to read */
 	uint32_t end_part;	 /* one past the last part to send */
+	uint32_t parts_total;	 /* parts in this reply */
 	uint32_t parts_written;
 	unsigned jobs;		 /* read jobs in flight (0 or 1) */
 	unsigned writes;	 /* writes in flight */
@@ -287,7 +288,7 @@ upbuf_write_done(struct conn *c, void *arg, int status)
 			conn_close(up->c, WARREN_ECLOSED);
 		return;
 	}
-	if (up->parts_written == up->end_part) {
+	if (up->parts_written == up->parts_total) {
 		up->completed = 1;
 		up->u->stats.completed++;
 		conn_finish(up->c);
@@ -409,6 +410,14 @@ upload_send_hash(struct uploader *u, struct conn *c,
 	free(buf);
 }
 
+/* Peers send nothing after their request; reading lets us notice them
+ * leaving (EOF) even while we have nothing to write. */
+static void
+upload_discard(struct conn *c)
+{
+	conn_consume(c, c->rlen);
+}
+
 static void
 upload_start(struct uploader *u, struct conn *c,
     const struct library_file *f, const struct course_msg *m)
@@ -453,12 +462,14 @@ upload_start(struct uploader *u, struct conn *c,
 	u->stats.started++;
 	c->owner = up;
 	c->on_close = upload_conn_closed;
-	c->on_read = NULL;
+	c->on_read = upload_discard;
+	conn_resume(c);
 	if (err != 0) {
 		up->failed = 1;
 		upload_refuse(c, COURSE_SAY_FAILED);
 		return;
 	}
+	up->parts_total = up->end_part - up->next_part;
 	max_hdrs = HASH_PART_LEN / up->chunk + 3;
 	for (unsigned i = 0; i < UPLOAD_NBUF; i++) {
 		struct upbuf *b = &up->bufs[i];

@@ -19,29 +19,29 @@ enum field {
 	F_PKTID,   /* 16 opaque bytes */
 	F_SESSION, /* 16 opaque bytes */
 	F_IPP2P,   /* 55 bytes, §2.5 "Parsing IPP2P" */
-	F_PP2P,	   /* 5 bytes, 1..65535 */
-	F_TTL,	   /* 2 digits */
-	F_MD5,	   /* 32 hex digits */
-	F_NAME,	   /* 100 bytes, space padded, never empty */
-	F_TERM,	   /* 20 bytes, space padded, may be empty */
+	F_PP2P,    /* 5 bytes, 1..65535 */
+	F_TTL,     /* 2 digits */
+	F_MD5,     /* 32 hex digits */
+	F_NAME,    /* 100 bytes, space padded, never empty */
+	F_TERM,    /* 20 bytes, space padded, may be empty */
 	F_COUNT3,  /* #copy, #delete */
 	F_COUNT5,  /* #download */
 	F_PARTNUM, /* 8 digits */
 };
 
 static const size_t field_width[] = {
-	[F_END] = 0,
-	[F_PKTID] = COURSE_PKTID_LEN,
-	[F_SESSION] = COURSE_SESSION_LEN,
-	[F_IPP2P] = COURSE_IPP2P_LEN,
-	[F_PP2P] = COURSE_PP2P_LEN,
-	[F_TTL] = COURSE_TTL_LEN,
-	[F_MD5] = COURSE_MD5_LEN,
-	[F_NAME] = COURSE_NAME_LEN,
-	[F_TERM] = COURSE_TERM_LEN,
-	[F_COUNT3] = 3,
-	[F_COUNT5] = 5,
-	[F_PARTNUM] = 8,
+    [F_END] = 0,
+    [F_PKTID] = COURSE_PKTID_LEN,
+    [F_SESSION] = COURSE_SESSION_LEN,
+    [F_IPP2P] = COURSE_IPP2P_LEN,
+    [F_PP2P] = COURSE_PP2P_LEN,
+    [F_TTL] = COURSE_TTL_LEN,
+    [F_MD5] = COURSE_MD5_LEN,
+    [F_NAME] = COURSE_NAME_LEN,
+    [F_TERM] = COURSE_TERM_LEN,
+    [F_COUNT3] = 3,
+    [F_COUNT5] = 5,
+    [F_PARTNUM] = 8,
 };
 
 /* One kind: its tag, its total length (0: variable) and its fields. */
@@ -52,35 +52,33 @@ struct kind_desc {
 };
 
 static const struct kind_desc kind_descs[COURSE_KIND_COUNT] = {
-	[COURSE_NONE] = {"?", 0, {F_END}},
-	[COURSE_LOGI] = {"LOGI", 64, {F_IPP2P, F_PP2P}},
-	[COURSE_ALGI] = {"ALGI", 20, {F_SESSION}},
-	[COURSE_ADDF] = {"ADDF", 152, {F_SESSION, F_MD5, F_NAME}},
-	[COURSE_AADD] = {"AADD", 7, {F_COUNT3}},
-	[COURSE_DELF] = {"DELF", 52, {F_SESSION, F_MD5}},
-	[COURSE_ADEL] = {"ADEL", 7, {F_COUNT3}},
-	[COURSE_FIND] = {"FIND", 40, {F_SESSION, F_TERM}},
-	[COURSE_AFIN] = {"AFIN", 0, {F_END}},
-	[COURSE_DREG] = {"DREG", 52, {F_SESSION, F_MD5}},
-	[COURSE_ADRE] = {"ADRE", 9, {F_COUNT5}},
-	[COURSE_LOGO] = {"LOGO", 20, {F_SESSION}},
-	[COURSE_ALGO] = {"ALGO", 7, {F_COUNT3}},
-	[COURSE_SUPE] = {"SUPE", 82, {F_PKTID, F_IPP2P, F_PP2P, F_TTL}},
-	[COURSE_ASUP] = {"ASUP", 80, {F_PKTID, F_IPP2P, F_PP2P}},
-	[COURSE_NEAR] = {"NEAR", 82, {F_PKTID, F_IPP2P, F_PP2P, F_TTL}},
-	[COURSE_ANEA] = {"ANEA", 80, {F_PKTID, F_IPP2P, F_PP2P}},
-	[COURSE_QUER] = {"QUER", 102,
-	    {F_PKTID, F_IPP2P, F_PP2P, F_TTL, F_TERM}},
-	[COURSE_AQUE] = {"AQUE", 212,
-	    {F_PKTID, F_IPP2P, F_PP2P, F_MD5, F_NAME}},
-	[COURSE_ADFF] = {"ADFF", 152, {F_SESSION, F_MD5, F_NAME}},
-	[COURSE_DEFF] = {"DEFF", 52, {F_SESSION, F_MD5}},
-	[COURSE_RETR] = {"RETR", 36, {F_MD5}},
-	[COURSE_ARET] = {"ARET", 0, {F_END}},
-	[COURSE_HASH] = {"HASH", 36, {F_MD5}},
-	[COURSE_AHAS] = {"AHAS", 0, {F_END}},
-	[COURSE_RETP] = {"RETP", 44, {F_MD5, F_PARTNUM}},
-	[COURSE_AREP] = {"AREP", 0, {F_END}},
+    [COURSE_NONE] = {"?", 0, {F_END}},
+    [COURSE_LOGI] = {"LOGI", 64, {F_IPP2P, F_PP2P}},
+    [COURSE_ALGI] = {"ALGI", 20, {F_SESSION}},
+    [COURSE_ADDF] = {"ADDF", 152, {F_SESSION, F_MD5, F_NAME}},
+    [COURSE_AADD] = {"AADD", 7, {F_COUNT3}},
+    [COURSE_DELF] = {"DELF", 52, {F_SESSION, F_MD5}},
+    [COURSE_ADEL] = {"ADEL", 7, {F_COUNT3}},
+    [COURSE_FIND] = {"FIND", 40, {F_SESSION, F_TERM}},
+    [COURSE_AFIN] = {"AFIN", 0, {F_END}},
+    [COURSE_DREG] = {"DREG", 52, {F_SESSION, F_MD5}},
+    [COURSE_ADRE] = {"ADRE", 9, {F_COUNT5}},
+    [COURSE_LOGO] = {"LOGO", 20, {F_SESSION}},
+    [COURSE_ALGO] = {"ALGO", 7, {F_COUNT3}},
+    [COURSE_SUPE] = {"SUPE", 82, {F_PKTID, F_IPP2P, F_PP2P, F_TTL}},
+    [COURSE_ASUP] = {"ASUP", 80, {F_PKTID, F_IPP2P, F_PP2P}},
+    [COURSE_NEAR] = {"NEAR", 82, {F_PKTID, F_IPP2P, F_PP2P, F_TTL}},
+    [COURSE_ANEA] = {"ANEA", 80, {F_PKTID, F_IPP2P, F_PP2P}},
+    [COURSE_QUER] = {"QUER", 102, {F_PKTID, F_IPP2P, F_PP2P, F_TTL, F_TERM}},
+    [COURSE_AQUE] = {"AQUE", 212, {F_PKTID, F_IPP2P, F_PP2P, F_MD5, F_NAME}},
+    [COURSE_ADFF] = {"ADFF", 152, {F_SESSION, F_MD5, F_NAME}},
+    [COURSE_DEFF] = {"DEFF", 52, {F_SESSION, F_MD5}},
+    [COURSE_RETR] = {"RETR", 36, {F_MD5}},
+    [COURSE_ARET] = {"ARET", 0, {F_END}},
+    [COURSE_HASH] = {"HASH", 36, {F_MD5}},
+    [COURSE_AHAS] = {"AHAS", 0, {F_END}},
+    [COURSE_RETP] = {"RETP", 44, {F_MD5, F_PARTNUM}},
+    [COURSE_AREP] = {"AREP", 0, {F_END}},
 };
 
 /* Private states of the streaming parsers; 0 is the initial state. */
@@ -89,9 +87,8 @@ enum chunks_state { CHUNKS_HEAD = 0, CHUNKS_LEN, CHUNKS_DATA, CHUNKS_DONE };
 enum ahas_state { AHAS_HEAD = 0, AHAS_PARTS, AHAS_DONE };
 
 /* Largest value of a decimal field of each width (index: width). */
-static const uint64_t dec_max[] = {0, 9ULL, 99ULL, 999ULL, 9999ULL,
-    99999ULL, 999999ULL, 9999999ULL, 99999999ULL, 999999999ULL,
-    9999999999ULL};
+static const uint64_t dec_max[] = {0, 9ULL, 99ULL, 999ULL, 9999ULL, 99999ULL,
+    999999ULL, 9999999ULL, 99999999ULL, 999999999ULL, 9999999999ULL};
 
 static const char hex_lower[] = "0123456789abcdef";
 
@@ -232,8 +229,8 @@ put_md5(uint8_t *p, const char *md5)
 static int
 is_v4mapped(const uint8_t v6[16])
 {
-	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
-	    0xff};
+	static const uint8_t prefix[12] = {
+	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 	return memcmp(v6, prefix, sizeof(prefix)) == 0;
 }
@@ -262,8 +259,8 @@ parse_v4(struct course_str s, uint8_t out[4])
 			i++;
 		}
 		v = 0;
-		for (ndigit = 0; ndigit < 3 && i < s.len &&
-		     is_digit((uint8_t)s.ptr[i]);
+		for (ndigit = 0;
+		     ndigit < 3 && i < s.len && is_digit((uint8_t)s.ptr[i]);
 		     ndigit++, i++)
 			v = v * 10 + (unsigned)(s.ptr[i] - '0');
 		if (ndigit == 0 || v > 255)
@@ -340,7 +337,7 @@ course_decode(const void *buf, size_t len, struct course_msg *out)
 	out->kind = kind;
 	off = COURSE_KIND_LEN;
 	for (f = d->fields; *f != F_END; off += field_width[*f], f++) {
-		switch ((enum field)*f) {
+		switch ((enum field) * f) {
 		case F_END:
 			break;
 		case F_PKTID:
@@ -451,7 +448,7 @@ course_encode(const struct course_msg *m, void *out, size_t cap)
 	memcpy(b, d->tag, COURSE_KIND_LEN);
 	off = COURSE_KIND_LEN;
 	for (f = d->fields; *f != F_END; off += field_width[*f], f++) {
-		switch ((enum field)*f) {
+		switch ((enum field) * f) {
 		case F_END:
 			break;
 		case F_PKTID:
@@ -551,11 +548,13 @@ course_ipp2p_parse(const void *p55, struct course_peer *out)
 
 	/* Exactly one '|', anywhere in the 55 bytes. */
 	bar = memchr(p, '|', COURSE_IPP2P_LEN);
-	if (bar == NULL || memchr(bar + 1, '|',
-			       (size_t)(p + COURSE_IPP2P_LEN - bar - 1)) != NULL)
+	if (bar == NULL ||
+	    memchr(bar + 1, '|', (size_t)(p + COURSE_IPP2P_LEN - bar - 1)) !=
+		NULL)
 		return WARREN_EFIELD;
 	if (parse_v4(strip(p, (size_t)(bar - p), 1), v4) < 0 ||
-	    parse_v6(strip(bar + 1, (size_t)(p + COURSE_IPP2P_LEN - bar - 1), 1),
+	    parse_v6(
+		strip(bar + 1, (size_t)(p + COURSE_IPP2P_LEN - bar - 1), 1),
 		v6) < 0)
 		return WARREN_EFIELD;
 	memcpy(out->v4, v4, sizeof(v4));
@@ -603,8 +602,8 @@ course_peer_equal(const struct course_peer *a, const struct course_peer *b)
 }
 
 int
-course_peer_sockaddr(const struct course_peer *p, int family,
-    struct sockaddr_storage *out)
+course_peer_sockaddr(
+    const struct course_peer *p, int family, struct sockaddr_storage *out)
 {
 	static const uint8_t zero6[16];
 	struct sockaddr_in sin;
@@ -620,7 +619,8 @@ course_peer_sockaddr(const struct course_peer *p, int family,
 		memcpy(v4, p->v6 + 12, sizeof(v4));
 	} else if (family == AF_INET6) {
 		/* Unspecified (::) and multicast (ff00::/8) are absent. */
-		if (memcmp(p->v6, zero6, sizeof(zero6)) == 0 || p->v6[0] == 0xff)
+		if (memcmp(p->v6, zero6, sizeof(zero6)) == 0 ||
+		    p->v6[0] == 0xff)
 			return WARREN_EFIELD;
 		memset(&sin6, 0, sizeof(sin6));
 		sin6.sin6_family = AF_INET6;
@@ -642,8 +642,8 @@ course_peer_sockaddr(const struct course_peer *p, int family,
 }
 
 int
-course_peer_from_sockaddr(const struct sockaddr *v4,
-    const struct sockaddr *v6, uint16_t port, struct course_peer *out)
+course_peer_from_sockaddr(const struct sockaddr *v4, const struct sockaddr *v6,
+    uint16_t port, struct course_peer *out)
 {
 	struct sockaddr_in sin;
 	struct sockaddr_in6 sin6;
@@ -689,8 +689,8 @@ course_peer_from_sockaddr(const struct sockaddr *v4,
 
 /* Does needle occur in hay, ignoring ASCII case? needle is not empty. */
 static int
-ci_contains(const char *hay, size_t hay_len, const char *needle,
-    size_t needle_len)
+ci_contains(
+    const char *hay, size_t hay_len, const char *needle, size_t needle_len)
 {
 	size_t i, j;
 
@@ -723,8 +723,8 @@ course_term_match(struct course_str term, const char *name, size_t name_len)
 }
 
 int
-course_name_sanitize(const char *name, size_t len, const char *md5,
-    char *out, size_t cap)
+course_name_sanitize(
+    const char *name, size_t len, const char *md5, char *out, size_t cap)
 {
 	size_t i;
 	uint8_t c;
@@ -802,7 +802,8 @@ course_afin_next(struct course_afin *p, const void *buf, size_t len,
 			return 0;
 		memset(out, 0, sizeof(*out));
 		if (course_md5_parse(b, out->md5) < 0 ||
-		    parse_count(b + COURSE_MD5_LEN + COURSE_NAME_LEN, 3, &v) < 0)
+		    parse_count(b + COURSE_MD5_LEN + COURSE_NAME_LEN, 3, &v) <
+			0)
 			return WARREN_EFIELD;
 		out->type = COURSE_AFIN_ENTRY;
 		out->name = strip(b + COURSE_MD5_LEN, COURSE_NAME_LEN, 1);
@@ -938,7 +939,8 @@ course_chunks_feed(struct course_chunks *p, const void *buf, size_t len,
 		case CHUNKS_LEN:
 			if (len - pos < COURSE_CHUNK_LEN_LEN)
 				return (int)pos;
-			if (parse_count(b + pos, COURSE_CHUNK_LEN_LEN, &v) < 0 ||
+			if (parse_count(b + pos, COURSE_CHUNK_LEN_LEN, &v) <
+				0 ||
 			    v == 0)
 				return pos > 0 ? (int)pos : WARREN_EFIELD;
 			p->data_left = (unsigned long)v;
@@ -976,8 +978,8 @@ course_chunks_done(const struct course_chunks *p)
 }
 
 int
-course_chunk_plan(uint64_t size, unsigned chunk, unsigned *chunk_out,
-    unsigned long *nchunk)
+course_chunk_plan(
+    uint64_t size, unsigned chunk, unsigned *chunk_out, unsigned long *nchunk)
 {
 	uint64_t c = chunk, n;
 
@@ -997,8 +999,8 @@ course_chunk_plan(uint64_t size, unsigned chunk, unsigned *chunk_out,
 }
 
 int
-course_encode_chunks_head(enum course_kind kind, unsigned long nchunk,
-    void *out, size_t cap)
+course_encode_chunks_head(
+    enum course_kind kind, unsigned long nchunk, void *out, size_t cap)
 {
 	uint8_t *b = out;
 
@@ -1095,8 +1097,8 @@ course_ahas_done(const struct course_ahas *p)
 }
 
 int
-course_encode_ahas_head(uint64_t lenfile, uint32_t lenpart, uint32_t nparts,
-    void *out, size_t cap)
+course_encode_ahas_head(
+    uint64_t lenfile, uint32_t lenpart, uint32_t nparts, void *out, size_t cap)
 {
 	uint8_t *b = out;
 

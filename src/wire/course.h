@@ -20,40 +20,40 @@
 struct sockaddr;
 struct sockaddr_storage;
 
-#define COURSE_KIND_LEN 4
-#define COURSE_PKTID_LEN 16
+#define COURSE_KIND_LEN    4
+#define COURSE_PKTID_LEN   16
 #define COURSE_SESSION_LEN 16
-#define COURSE_IPP2P_LEN 55
-#define COURSE_PP2P_LEN 5
-#define COURSE_TTL_LEN 2
-#define COURSE_MD5_LEN 32
-#define COURSE_NAME_LEN 100
-#define COURSE_TERM_LEN 20
-#define COURSE_SHA1_LEN 40
+#define COURSE_IPP2P_LEN   55
+#define COURSE_PP2P_LEN    5
+#define COURSE_TTL_LEN     2
+#define COURSE_MD5_LEN     32
+#define COURSE_NAME_LEN    100
+#define COURSE_TERM_LEN    20
+#define COURSE_SHA1_LEN    40
 
-#define COURSE_AFIN_HEAD_LEN 7	 /* "AFIN" #idmd5[3] */
-#define COURSE_AFIN_ENTRY_LEN 135 /* md5[32] name[100] #copy[3] */
-#define COURSE_AFIN_COPY_LEN 60	 /* IPP2P[55] PP2P[5] */
-#define COURSE_CHUNKS_HEAD_LEN 10 /* "ARET"/"AREP" #chunk[6] */
-#define COURSE_CHUNK_LEN_LEN 5	 /* Lenchunk[5] */
-#define COURSE_AHAS_HEAD_LEN 28	 /* "AHAS" LenFile[10] LenPart[6] #part[8] */
-#define COURSE_MSG_MAX 212	 /* longest fixed-length message (AQUE) */
+#define COURSE_AFIN_HEAD_LEN   7   /* "AFIN" #idmd5[3] */
+#define COURSE_AFIN_ENTRY_LEN  135 /* md5[32] name[100] #copy[3] */
+#define COURSE_AFIN_COPY_LEN   60  /* IPP2P[55] PP2P[5] */
+#define COURSE_CHUNKS_HEAD_LEN 10  /* "ARET"/"AREP" #chunk[6] */
+#define COURSE_CHUNK_LEN_LEN   5   /* Lenchunk[5] */
+#define COURSE_AHAS_HEAD_LEN   28  /* "AHAS" LenFile[10] LenPart[6] #part[8] */
+#define COURSE_MSG_MAX         212 /* longest fixed-length message (AQUE) */
 
 #define COURSE_CHUNK_DEFAULT 4096
-#define COURSE_CHUNK_MAX 99999
-#define COURSE_NCHUNK_MAX 999999
-#define COURSE_PART_DEFAULT 262144
-#define COURSE_PART_MAX 999999
-#define COURSE_NPART_MAX 262144	     /* part hashes accepted in AHAS (§11) */
-#define COURSE_LENFILE_MAX 9999999999ULL /* 10 digits */
+#define COURSE_CHUNK_MAX     99999
+#define COURSE_NCHUNK_MAX    999999
+#define COURSE_PART_DEFAULT  262144
+#define COURSE_PART_MAX      999999
+#define COURSE_NPART_MAX     262144 /* part hashes accepted in AHAS (§11) */
+#define COURSE_LENFILE_MAX   9999999999ULL /* 10 digits */
 
 /* Error sentences of §2.7; written on the connection of an R request. */
-#define COURSE_SAY_INVALID "Invalid request: wrong length or malformed field."
+#define COURSE_SAY_INVALID      "Invalid request: wrong length or malformed field."
 #define COURSE_SAY_UNAUTHORIZED "Unauthorized: unknown SessionID."
-#define COURSE_SAY_NOTFOUND \
+#define COURSE_SAY_NOTFOUND                                                    \
 	"Sorry, the requested file is not available from this peer."
 #define COURSE_SAY_FAILED "Sorry, this peer could not serve the request."
-#define COURSE_SAY_BUSY "Busy: too many transfers, try again later."
+#define COURSE_SAY_BUSY   "Busy: too many transfers, try again later."
 
 enum course_kind {
 	COURSE_NONE = 0,
@@ -102,9 +102,9 @@ struct course_str {
  * (unspecified, multicast and broadcast halves count as absent, §2.4).
  */
 struct course_peer {
-	uint8_t v4[4];	/* network order */
+	uint8_t v4[4];  /* network order */
 	uint8_t v6[16]; /* network order */
-	uint16_t port;	/* host order, 1..65535 */
+	uint16_t port;  /* host order, 1..65535 */
 };
 
 /*
@@ -115,18 +115,18 @@ struct course_peer {
  */
 struct course_msg {
 	enum course_kind kind;
-	char pktid[COURSE_PKTID_LEN];	  /* opaque bytes: flooded kinds */
+	char pktid[COURSE_PKTID_LEN];     /* opaque bytes: flooded kinds */
 	char session[COURSE_SESSION_LEN]; /* opaque bytes: ALGI ADDF DELF FIND
 					     DREG LOGO ADFF DEFF */
-	struct course_peer peer; /* LOGI SUPE ASUP NEAR ANEA QUER AQUE */
-	unsigned ttl;		 /* SUPE NEAR QUER: 0..99 */
+	struct course_peer peer;      /* LOGI SUPE ASUP NEAR ANEA QUER AQUE */
+	unsigned ttl;                 /* SUPE NEAR QUER: 0..99 */
 	char md5[COURSE_MD5_LEN + 1]; /* ADDF DELF DREG ADFF DEFF AQUE RETR
 					 HASH RETP: lower-case hex, NUL */
-	struct course_str name;	      /* ADDF ADFF AQUE: padding stripped */
-	struct course_str term;	      /* FIND QUER: padding stripped */
-	unsigned long count; /* AADD ADEL: #copy; ADRE: #download;
+	struct course_str name;       /* ADDF ADFF AQUE: padding stripped */
+	struct course_str term;       /* FIND QUER: padding stripped */
+	unsigned long count;          /* AADD ADEL: #copy; ADRE: #download;
 				ALGO: #delete */
-	unsigned long partnum; /* RETP: 0..99999999 */
+	unsigned long partnum;        /* RETP: 0..99999999 */
 };
 
 /* Kind from its 4-byte tag, COURSE_NONE if unknown (case-sensitive). */
@@ -195,7 +195,8 @@ int course_md5_parse(const void *p32, char out[COURSE_MD5_LEN + 1]);
 
 /* Parse / format the 55-byte IPP2P field (§2.5). Parse: 0 or WARREN_EFIELD. */
 int course_ipp2p_parse(const void *p55, struct course_peer *out);
-void course_ipp2p_format(const struct course_peer *p, char out[COURSE_IPP2P_LEN]);
+void
+course_ipp2p_format(const struct course_peer *p, char out[COURSE_IPP2P_LEN]);
 
 /* Parse the 5-byte PP2P field: 0 or WARREN_EFIELD (1..65535 only). */
 int course_port_parse(const void *p5, uint16_t *out);
@@ -210,8 +211,8 @@ int course_peer_equal(const struct course_peer *a, const struct course_peer *b);
  * is absent: unspecified, multicast or broadcast (§2.4 item 4); also for
  * port 0 or another family.
  */
-int course_peer_sockaddr(const struct course_peer *p, int family,
-    struct sockaddr_storage *out);
+int course_peer_sockaddr(
+    const struct course_peer *p, int family, struct sockaddr_storage *out);
 
 /*
  * Build the address a node advertises from its IPv4 and IPv6 addresses
@@ -231,8 +232,8 @@ int course_peer_from_sockaddr(const struct sockaddr *v4,
  * empty or "*" matches everything; otherwise an ASCII-case-insensitive
  * literal substring test.
  */
-int course_term_match(struct course_str term, const char *name,
-    size_t name_len);
+int
+course_term_match(struct course_str term, const char *name, size_t name_len);
 
 /*
  * §2.6 item 4: turn a name from the network into a safe file name. Every
@@ -242,8 +243,8 @@ int course_term_match(struct course_str term, const char *name,
  * small for the name), or WARREN_EFIELD if md5 is needed and is not 32 hex
  * digits (it is lower-cased on the way).
  */
-int course_name_sanitize(const char *name, size_t len, const char *md5,
-    char *out, size_t cap);
+int course_name_sanitize(
+    const char *name, size_t len, const char *md5, char *out, size_t cap);
 
 /* Classify an error sentence: WARREN_EBUSY (starts with "Busy"),
  * WARREN_ENOTFOUND (contains "not available" or "not found", any case:
@@ -270,9 +271,9 @@ struct course_afin_item {
 
 /* Streaming AFIN parser: zero it with course_afin_init(). */
 struct course_afin {
-	int state;		/* private */
-	unsigned entries_left;	/* md5 entries not yet returned */
-	unsigned copies_left;	/* copies of the current entry */
+	int state;             /* private */
+	unsigned entries_left; /* md5 entries not yet returned */
+	unsigned copies_left;  /* copies of the current entry */
 };
 
 void course_afin_init(struct course_afin *p);
@@ -303,12 +304,12 @@ int course_encode_afin_copy(const struct course_peer *p, void *out, size_t cap);
 
 /* Streaming parser of a chunked reply (ARET or AREP). */
 struct course_chunks {
-	enum course_kind kind;	/* expected: COURSE_ARET or COURSE_AREP */
-	int state;		/* private */
-	unsigned long nchunk;	/* #chunk, once the header is in */
+	enum course_kind kind; /* expected: COURSE_ARET or COURSE_AREP */
+	int state;             /* private */
+	unsigned long nchunk;  /* #chunk, once the header is in */
 	unsigned long chunks_left;
 	unsigned long data_left; /* bytes left in the current chunk */
-	uint64_t total;		 /* data bytes returned so far */
+	uint64_t total;          /* data bytes returned so far */
 };
 
 void course_chunks_init(struct course_chunks *p, enum course_kind kind);
@@ -338,24 +339,24 @@ int course_chunks_done(const struct course_chunks *p);
  * WARREN_ETOOLONG when even 99999-byte chunks do not fit, or
  * WARREN_ECONFIG for a chunk outside 1..99999.
  */
-int course_chunk_plan(uint64_t size, unsigned chunk, unsigned *chunk_out,
-    unsigned long *nchunk);
+int course_chunk_plan(
+    uint64_t size, unsigned chunk, unsigned *chunk_out, unsigned long *nchunk);
 
 /* "ARET"/"AREP" #chunk: 10 bytes. Lenchunk: 5 bytes. */
-int course_encode_chunks_head(enum course_kind kind, unsigned long nchunk,
-    void *out, size_t cap);
+int course_encode_chunks_head(
+    enum course_kind kind, unsigned long nchunk, void *out, size_t cap);
 int course_encode_chunk_len(unsigned len, void *out, size_t cap);
 
 /* ---------------------------------------------------------------- AHAS */
 
 /* Streaming AHAS parser. */
 struct course_ahas {
-	int state;		/* private */
-	uint32_t max_parts;	/* refuse more part hashes than this */
-	uint64_t lenfile;	/* valid after the header */
+	int state;          /* private */
+	uint32_t max_parts; /* refuse more part hashes than this */
+	uint64_t lenfile;   /* valid after the header */
 	uint32_t lenpart;
 	uint32_t nparts;
-	uint32_t next;		/* index of the next part hash */
+	uint32_t next; /* index of the next part hash */
 };
 
 void course_ahas_init(struct course_ahas *p, uint32_t max_parts);
@@ -375,8 +376,8 @@ int course_ahas_next(struct course_ahas *p, const void *buf, size_t len,
 int course_ahas_done(const struct course_ahas *p);
 
 /* "AHAS" header (28 bytes) and one part hash from binary (40 bytes). */
-int course_encode_ahas_head(uint64_t lenfile, uint32_t lenpart,
-    uint32_t nparts, void *out, size_t cap);
+int course_encode_ahas_head(
+    uint64_t lenfile, uint32_t lenpart, uint32_t nparts, void *out, size_t cap);
 int course_encode_ahas_part(const uint8_t sha1[20], void *out, size_t cap);
 
 #endif

@@ -37,7 +37,7 @@ struct ev {
 };
 
 struct fx {
-	char tmp[64];	       /* mkdtemp */
+	char tmp[64];          /* mkdtemp */
 	char share[PATH_MAX];  /* tmp/share, as created */
 	char real[PATH_MAX];   /* realpath(share): what the library reports */
 	char dbpath[PATH_MAX]; /* tmp/node.db, outside the shared folder */
@@ -188,10 +188,10 @@ ready_cb(void *arg)
 static void
 lib_open(struct fx *fx, uint64_t rescan_ms, unsigned jobs, unsigned max)
 {
-	struct library_opts o = { .dir = fx->share,
-		.rescan_ms = rescan_ms,
-		.hash_jobs = jobs,
-		.max_files = max };
+	struct library_opts o = {.dir = fx->share,
+	    .rescan_ms = rescan_ms,
+	    .hash_jobs = jobs,
+	    .max_files = max};
 
 	fx->ready = 0;
 	fx->closed = 0;
@@ -270,8 +270,7 @@ put_file(struct fx *fx, const char *rel, const uint8_t *buf, size_t len)
 
 /* Write len bytes from seed at rel; md5 (hex) of them to md5 if not NULL. */
 static void
-make_file(struct fx *fx, const char *rel, size_t len, unsigned seed,
-    char *md5)
+make_file(struct fx *fx, const char *rel, size_t len, unsigned seed, char *md5)
 {
 	uint8_t *b = content(len, seed);
 	uint8_t d[HASH_MD5_LEN];
@@ -323,7 +322,7 @@ static const struct library_file *
 listed(struct fx *fx, const char *rel)
 {
 	char path[PATH_MAX];
-	struct lookup l = { .path = path };
+	struct lookup l = {.path = path};
 
 	abs_path(fx, rel, path, sizeof(path));
 	library_foreach(fx->lib, lookup_fn, &l);
@@ -333,7 +332,7 @@ listed(struct fx *fx, const char *rel)
 static size_t
 count_listed(struct fx *fx)
 {
-	struct lookup l = { .path = "" };
+	struct lookup l = {.path = ""};
 
 	library_foreach(fx->lib, lookup_fn, &l);
 	return l.count;
@@ -358,11 +357,12 @@ check_hashes(const struct library_file *f, const uint8_t *b, size_t len)
 	assert_int_equal(f->nparts, nparts);
 	for (size_t i = 0; i < nparts; i++) {
 		size_t off = i * HASH_PART_LEN;
-		size_t n = len - off < HASH_PART_LEN ? len - off : HASH_PART_LEN;
+		size_t n = len - off < HASH_PART_LEN ? len - off
+						     : HASH_PART_LEN;
 
 		hash_sha1(b + off, n, d);
-		assert_memory_equal(f->parts + i * HASH_SHA1_LEN, d,
-		    HASH_SHA1_LEN);
+		assert_memory_equal(
+		    f->parts + i * HASH_SHA1_LEN, d, HASH_SHA1_LEN);
 	}
 }
 
@@ -398,7 +398,7 @@ has_ev(struct fx *fx, const void *arg)
 static long
 wait_ev(struct fx *fx, enum library_event ev, const char *rel, size_t from)
 {
-	struct want w = { ev, rel, from };
+	struct want w = {ev, rel, from};
 	char what[PATH_MAX + 32];
 
 	snprintf(what, sizeof(what), "%s of %s",
@@ -419,13 +419,13 @@ count_ev(struct fx *fx, enum library_event ev)
 
 /* ---- tests ---- */
 
-#define LONG_NAME \
+#define LONG_NAME                                                              \
 	"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn" \
 	"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn.bin"
 #define ODD_NAME "odd\n\x01\xff %s name"
 
-static const char *const listed_rels[] = { "a.bin", "empty", "one",
-	"sub/deeper/c.txt", "sub/dup", LONG_NAME, ODD_NAME };
+static const char *const listed_rels[] = {"a.bin", "empty", "one",
+    "sub/deeper/c.txt", "sub/dup", LONG_NAME, ODD_NAME};
 #define NLISTED (sizeof(listed_rels) / sizeof(listed_rels[0]))
 
 /* The folder of the first test: seven shared files and some that are not. */
@@ -511,8 +511,8 @@ test_scan_cache(void **state)
 	free(b);
 	f = listed(fx, "empty");
 	assert_string_equal(f->md5, "d41d8cd98f00b204e9800998ecf8427e");
-	assert_string_equal(f->sha1,
-	    "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+	assert_string_equal(
+	    f->sha1, "da39a3ee5e6b4b0d3255bfef95601890afd80709");
 	assert_int_equal(f->nparts, 0);
 	assert_int_equal(f->size, 0);
 
@@ -592,6 +592,20 @@ scans_settled(struct fx *fx, const void *arg)
 	return st.scans >= 2 && st.pending == 0;
 }
 
+struct settle {
+	uint64_t scans; /* at least this many scans completed */
+};
+
+static int
+scans_done(struct fx *fx, const void *arg)
+{
+	const struct settle *w = arg;
+	struct library_stats st;
+
+	stats(fx, &st);
+	return st.scans >= w->scans && st.pending == 0;
+}
+
 static void
 test_watch(void **state)
 {
@@ -602,6 +616,7 @@ test_watch(void **state)
 	char one_md5[33], new_md5[33], path[PATH_MAX];
 	long rm, add;
 	size_t mark;
+	struct settle settle;
 
 	make_file(fx, "a", 100, 1, NULL);
 	make_file(fx, "one", 1, 2, one_md5);
@@ -662,6 +677,24 @@ test_watch(void **state)
 	make_file(fx, "newdir/g", 60, 7, NULL);
 	wait_ev(fx, LIBRARY_ADDED, "newdir/g", mark);
 
+	/* A folder deleted and made again is watched again. */
+	mark = fx->nevs;
+	remove_file(fx, "newdir/f");
+	remove_file(fx, "newdir/g");
+	abs_path(fx, "newdir", path, sizeof(path));
+	assert_int_equal(rmdir(path), 0);
+	make_dir(fx, "newdir");
+	make_file(fx, "newdir/h", 70, 12, NULL);
+	wait_ev(fx, LIBRARY_REMOVED, "newdir/f", mark);
+	wait_ev(fx, LIBRARY_REMOVED, "newdir/g", mark);
+	wait_ev(fx, LIBRARY_ADDED, "newdir/h", mark);
+	stats(fx, &st);
+	settle.scans = st.scans + 1; /* the follow-up of the new watcher */
+	run_until(fx, scans_done, &settle, "the follow-up scan");
+	mark = fx->nevs;
+	make_file(fx, "newdir/i", 80, 13, NULL);
+	wait_ev(fx, LIBRARY_ADDED, "newdir/i", mark);
+
 	/* Hidden and partial files make no event; a later file does. */
 	mark = fx->nevs;
 	make_file(fx, ".hidden2", 10, 8, NULL);
@@ -685,7 +718,7 @@ test_watch(void **state)
 	wait_ev(fx, LIBRARY_ADDED, "touched", mark);
 
 	stats(fx, &st);
-	/* a, one, sub/keep, newdir/f, newdir/g, marker, touched */
+	/* a, one, sub/keep, newdir/h, newdir/i, marker, touched */
 	assert_int_equal(st.files, 7);
 	assert_int_equal(count_listed(fx), 7);
 	assert_int_equal(st.errors, 0);
@@ -721,12 +754,60 @@ test_close_while_hashing(void **state)
 	assert_int_equal(fx->ready, 0); /* on_ready not called after close */
 }
 
+static int
+has_pending(struct fx *fx, const void *arg)
+{
+	struct library_stats st;
+
+	(void)arg;
+	stats(fx, &st);
+	return st.pending > 0;
+}
+
+/*
+ * A file that grows while it is hashed: whatever the timing, the only
+ * ADDED is for the final content (a stale hash is never listed).
+ */
+static void
+test_changed_while_hashing(void **state)
+{
+	struct fx *fx = *state;
+	const size_t len = 32 * 1024 * 1024;
+	uint8_t *b = content(len, 3);
+	uint8_t d[HASH_MD5_LEN], extra = 0x5a;
+	char md5[33], path[PATH_MAX];
+	struct hash h;
+	long add;
+	int fd;
+
+	put_file(fx, "big", b, len);
+	hash_init(&h, HASH_MD5);
+	hash_update(&h, b, len);
+	hash_update(&h, &extra, 1);
+	hash_final(&h, d);
+	hash_hex(d, HASH_MD5_LEN, md5);
+	free(b);
+
+	lib_open(fx, 3600000, 1, 0);
+	run_until(fx, has_pending, NULL, "hashing to start");
+	abs_path(fx, "big", path, sizeof(path));
+	fd = open(path, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, &extra, 1), 1);
+	assert_int_equal(close(fd), 0);
+	add = wait_ev(fx, LIBRARY_ADDED, "big", 0);
+	assert_string_equal(fx->evs[add].md5, md5);
+	assert_int_equal(count_ev(fx, LIBRARY_ADDED), 1);
+	assert_int_equal(listed(fx, "big")->size, len + 1);
+	lib_close(fx);
+}
+
 /* Close before the first scan came back; close without start. */
 static void
 test_close_early(void **state)
 {
 	struct fx *fx = *state;
-	struct library_opts o = { .dir = fx->share };
+	struct library_opts o = {.dir = fx->share};
 
 	make_file(fx, "f", 10, 1, NULL);
 	lib_open(fx, 0, 0, 0);
@@ -739,6 +820,46 @@ test_close_early(void **state)
 
 	o.dir = "/nonexistent/warren";
 	assert_null(library_new(&fx->loop, fx->db, &o));
+}
+
+static void
+close_cb(void *arg, enum library_event ev, const struct library_file *f)
+{
+	struct fx *fx = arg;
+
+	(void)ev;
+	(void)f;
+	assert_non_null(fx->lib);
+	library_close(fx->lib, closed_cb, fx);
+	fx->lib = NULL;
+}
+
+/* A subscriber that closes the library from its callback, while files
+ * are listed from the hashing jobs, then from the cache. */
+static void
+test_close_from_subscriber(void **state)
+{
+	struct fx *fx = *state;
+	struct library_opts o = {.dir = fx->share};
+	char name[32];
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		make_file(fx, name, 100, (unsigned)i, NULL);
+	}
+	for (int round = 0; round < 3; round++) {
+		size_t nevs = fx->nevs;
+
+		fx->closed = 0;
+		fx->lib = library_new(&fx->loop, fx->db, &o);
+		assert_non_null(fx->lib);
+		library_subscribe(fx->lib, close_cb, fx);
+		library_subscribe(fx->lib, sub_cb, fx);
+		assert_int_equal(library_start(fx->lib), 0);
+		run_until(fx, is_closed, NULL, "a close from a subscriber");
+		/* The second subscriber never heard of the first event. */
+		assert_int_equal(fx->nevs, nevs);
+	}
 }
 
 static void
@@ -798,6 +919,7 @@ test_unreadable(void **state)
 	struct fx *fx = *state;
 	struct library_stats st;
 	char path[PATH_MAX];
+	size_t mark;
 
 	if (geteuid() == 0)
 		skip(); /* root reads everything */
@@ -809,32 +931,42 @@ test_unreadable(void **state)
 	assert_int_equal(chmod(path, 0), 0);
 	abs_path(fx, "closed", path, sizeof(path));
 	assert_int_equal(chmod(path, 0), 0);
-	lib_open_ready(fx, 0, 0, 0);
+	lib_open_ready(fx, 3600000, 0, 0);
 	stats(fx, &st);
 	assert_int_equal(st.files, 1);
 	assert_int_equal(st.errors, 2);
 	assert_non_null(listed(fx, "ok"));
-	lib_close(fx);
+	assert_null(listed(fx, "secret"));
+
+	/* Readable again (only ctime changes): the watcher sees it. */
+	mark = fx->nevs;
 	assert_int_equal(chmod(path, 0755), 0);
+	abs_path(fx, "secret", path, sizeof(path));
+	assert_int_equal(chmod(path, 0644), 0);
+	wait_ev(fx, LIBRARY_ADDED, "secret", mark);
+	wait_ev(fx, LIBRARY_ADDED, "closed/inside", mark);
+	stats(fx, &st);
+	assert_int_equal(st.files, 3);
+	assert_int_equal(st.errors, 2); /* not counted again */
+	lib_close(fx);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_scan_cache, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_close_while_hashing, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_close_early, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_max_files, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_many_files, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_unreadable, setup,
-		    teardown),
+	    cmocka_unit_test_setup_teardown(test_scan_cache, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_close_while_hashing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_changed_while_hashing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_close_early, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_close_from_subscriber, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_max_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_files, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unreadable, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
