@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CLI_OK 0
-#define CLI_FAIL 1
+#define CLI_OK    0
+#define CLI_FAIL  1
 #define CLI_USAGE 2
 
 struct cli_cmd {

@@ -125,7 +125,7 @@ client_recv(struct client *c, int timeout_ms)
 {
 	for (;;) {
 		int n = ctl_line_next(c->buf, c->len, CLIENT_BUF);
-		struct pollfd pfd = { c->fd, POLLIN, 0 };
+		struct pollfd pfd = {c->fd, POLLIN, 0};
 		ssize_t got;
 
 		if (n < 0) {
@@ -139,7 +139,8 @@ client_recv(struct client *c, int timeout_ms)
 			memmove(c->buf, c->buf + n, c->len - (size_t)n);
 			c->len -= (size_t)n;
 			if (o == NULL) {
-				cli_err("the node sent bad JSON: %s", jerr.text);
+				cli_err(
+				    "the node sent bad JSON: %s", jerr.text);
 				return NULL;
 			}
 			return o;

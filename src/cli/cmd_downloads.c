@@ -23,7 +23,8 @@ cmd_downloads(int argc, char **argv)
 	if (!json) {
 		printf("%4s %-10s %10s %10s %11s  %-24s %s\n", "ID", "STATE",
 		    "DONE", "SIZE", "SPEED", "SOURCE", "NAME");
-		json_array_foreach(json_object_get(r, "downloads"), i, d) {
+		json_array_foreach(json_object_get(r, "downloads"), i, d)
+		{
 			char done[32], size[32], rate[32];
 
 			fmt_bytes((uint64_t)json_integer_value(

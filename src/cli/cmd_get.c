@@ -93,8 +93,8 @@ get_follow(struct client *cl, int id, int json, int tty, int background)
 		}
 		d = json_object_get(o, "download");
 		if (d == NULL)
-			d = json_object_get(json_object_get(o, "result"),
-			    "download");
+			d = json_object_get(
+			    json_object_get(o, "result"), "download");
 		if (!json && tty && d != NULL)
 			progress_draw(stdout,
 			    json_string_value(json_object_get(d, "name")),
@@ -120,8 +120,9 @@ get_follow(struct client *cl, int id, int json, int tty, int background)
 				} else if (!json) {
 					char size[32];
 
-					fmt_bytes((uint64_t)json_integer_value(
-						      json_object_get(d, "size")),
+					fmt_bytes(
+					    (uint64_t)json_integer_value(
+						json_object_get(d, "size")),
 					    size, sizeof(size));
 					printf("saved %s (%s, MD5 verified)\n",
 					    json_string_value(
@@ -145,14 +146,14 @@ int
 cmd_get(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "from", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "background", no_argument, NULL, 'b' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "socket", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"from", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"background", no_argument, NULL, 'b'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const struct cli_cmd *self = cli_find("get");
 	const char *socket = NULL, *name = NULL, *md5;
@@ -233,8 +234,8 @@ cmd_get(int argc, char **argv)
 	if (dir[0] != '\0')
 		json_object_set_new(req, "dir", json_string(dir));
 	id = client_send(&cl, req);
-	rc = id < 0 ? CLI_FAIL :
-		      get_follow(&cl, id, json,
+	rc = id < 0 ? CLI_FAIL
+		    : get_follow(&cl, id, json,
 			  isatty(STDOUT_FILENO) && !background, background);
 	client_close(&cl);
 	return rc;

@@ -9,7 +9,8 @@
 void
 cli_help(FILE *f, const struct cli_cmd *cmd)
 {
-	fprintf(f, "NAME\n    warren %s - %s\n\nSYNOPSIS\n    %s\n\nDESCRIPTION\n",
+	fprintf(f,
+	    "NAME\n    warren %s - %s\n\nSYNOPSIS\n    %s\n\nDESCRIPTION\n",
 	    cmd->name, cmd->summary, cmd->usage);
 	for (const char *p = cmd->help; *p != '\0';) {
 		const char *nl = strchr(p, '\n');
@@ -19,8 +20,9 @@ cli_help(FILE *f, const struct cli_cmd *cmd)
 		p += len + (nl != NULL);
 	}
 	if (strcmp(cmd->name, "node") == 0) {
-		fprintf(f, "\nSETTINGS (flag --name-with-dashes, or name = value "
-			   "in [node])\n");
+		fprintf(f,
+		    "\nSETTINGS (flag --name-with-dashes, or name = value "
+		    "in [node])\n");
 		for (const struct config_key *k = config_keys; k->name; k++)
 			fprintf(f, "    %-18s %-10s %s\n", k->name, k->arg,
 			    k->help);

@@ -12,7 +12,7 @@
 #include "node/node.h"
 
 #define OPT_CONFIG 1
-#define OPT_KEY0 1000
+#define OPT_KEY0   1000
 
 static struct option *
 node_options(void)
@@ -33,9 +33,8 @@ node_options(void)
 		o[i].has_arg = required_argument;
 		o[i].val = OPT_KEY0 + (int)i;
 	}
-	o[i++] = (struct option){ "config", required_argument, NULL,
-		OPT_CONFIG };
-	o[i++] = (struct option){ "help", no_argument, NULL, 'h' };
+	o[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+	o[i++] = (struct option){"help", no_argument, NULL, 'h'};
 	return o;
 }
 
@@ -79,10 +78,10 @@ cmd_node(int argc, char **argv)
 	} else {
 		const char *xdg = getenv("XDG_CONFIG_HOME");
 		const char *home = getenv("HOME");
-		char *def = xdg && xdg[0] == '/' ?
-		    xasprintf("%s/warren/warren.conf", xdg) :
-		    xasprintf("%s/.config/warren/warren.conf",
-			home ? home : "/nonexistent");
+		char *def = xdg && xdg[0] == '/'
+		    ? xasprintf("%s/warren/warren.conf", xdg)
+		    : xasprintf("%s/.config/warren/warren.conf",
+			  home ? home : "/nonexistent");
 
 		if (access(def, R_OK) == 0 &&
 		    config_load(&cfg, def, err, sizeof(err)) != 0) {
@@ -108,8 +107,8 @@ cmd_node(int argc, char **argv)
 			cfg.nlisten = 0; /* flags replace file and default */
 			listen_seen = 1;
 		}
-		if (config_set(&cfg, config_keys[c - OPT_KEY0].name, optarg, err,
-			sizeof(err)) != 0) {
+		if (config_set(&cfg, config_keys[c - OPT_KEY0].name, optarg,
+			err, sizeof(err)) != 0) {
 			rc = cli_usage(self, "%s", err);
 			goto out;
 		}

@@ -35,16 +35,16 @@ cmd_status(int argc, char **argv)
 	lib = json_object_get(r, "library");
 	up = json_object_get(r, "uploads");
 	dls = json_object_get(r, "downloads");
-	fmt_duration((double)num(r, "uptime_ms") / 1000.0, up_for,
-	    sizeof(up_for));
+	fmt_duration(
+	    (double)num(r, "uptime_ms") / 1000.0, up_for, sizeof(up_for));
 	printf("warren node %s (pid %d), up %s\n",
 	    json_string_value(json_object_get(r, "version")),
 	    (int)num(r, "pid"), up_for);
 	json_array_foreach(json_object_get(r, "listen"), i, v)
-		printf("  listening   %s\n", json_string_value(v));
+	    printf("  listening   %s\n", json_string_value(v));
 	fmt_bytes(num(lib, "bytes"), b1, sizeof(b1));
-	printf("  shared      %s\n", json_string_value(json_object_get(r,
-					 "share_dir")));
+	printf("  shared      %s\n",
+	    json_string_value(json_object_get(r, "share_dir")));
 	printf("              %llu files, %s; hashed %llu, from cache %llu, "
 	       "pending %llu%s\n",
 	    (unsigned long long)num(lib, "files"), b1,
@@ -68,8 +68,7 @@ cmd_status(int argc, char **argv)
 	if (json_object_size(dls) == 0)
 		printf(" none");
 	json_object_foreach(dls, key, v)
-		printf(" %llu %s", (unsigned long long)json_integer_value(v),
-		    key);
+	    printf(" %llu %s", (unsigned long long)json_integer_value(v), key);
 	printf("\n  downloads   to %s\n",
 	    json_string_value(json_object_get(r, "download_dir")));
 	printf("  control     %s\n",

@@ -69,24 +69,24 @@ static const char help_help[] =
     "Without an argument, list the commands. With one, show its page.\n";
 
 const struct cli_cmd cli_cmds[] = {
-	{ "node", cmd_node, "run a node (foreground)",
-	    "warren node [--config FILE] [--listen ADDR:PORT]... [--share DIR] "
-	    "[settings...]",
-	    node_help },
-	{ "get", cmd_get, "download a file by MD5 and verify it",
-	    "warren get MD5 --from HOST:PORT [--from ...] [-o DIR] [--name "
-	    "NAME] [--background] [--json]",
-	    get_help },
-	{ "status", cmd_status, "show the node's state",
-	    "warren status [--json]", status_help },
-	{ "share", cmd_share, "list shared files", "warren share ls [--json]",
-	    share_help },
-	{ "downloads", cmd_downloads, "list downloads",
-	    "warren downloads [--json]", downloads_help },
-	{ "stop", cmd_stop, "stop the node", "warren stop", stop_help },
-	{ "help", cmd_help, "show help for a command", "warren help [COMMAND]",
-	    help_help },
-	{ NULL, NULL, NULL, NULL, NULL },
+    {"node", cmd_node, "run a node (foreground)",
+	"warren node [--config FILE] [--listen ADDR:PORT]... [--share DIR] "
+	"[settings...]",
+	node_help},
+    {"get", cmd_get, "download a file by MD5 and verify it",
+	"warren get MD5 --from HOST:PORT [--from ...] [-o DIR] [--name "
+	"NAME] [--background] [--json]",
+	get_help},
+    {"status", cmd_status, "show the node's state", "warren status [--json]",
+	status_help},
+    {"share", cmd_share, "list shared files", "warren share ls [--json]",
+	share_help},
+    {"downloads", cmd_downloads, "list downloads", "warren downloads [--json]",
+	downloads_help},
+    {"stop", cmd_stop, "stop the node", "warren stop", stop_help},
+    {"help", cmd_help, "show help for a command", "warren help [COMMAND]",
+	help_help},
+    {NULL, NULL, NULL, NULL, NULL},
 };
 
 const struct cli_cmd *
@@ -132,10 +132,10 @@ cli_common_opts(int argc, char **argv, const struct cli_cmd *self, int *json,
     const char **socket, int *first)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "socket", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"json", no_argument, NULL, 'j'},
+	    {"socket", required_argument, NULL, 'S'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -174,7 +174,8 @@ cli_simple_call(const char *socket, const char *op, int json)
 	if (reply == NULL)
 		return NULL;
 	if (!json_is_true(json_object_get(reply, "ok"))) {
-		cli_err("%s", json_string_value(json_object_get(reply, "error")));
+		cli_err(
+		    "%s", json_string_value(json_object_get(reply, "error")));
 		json_decref(reply);
 		return NULL;
 	}
@@ -192,12 +193,14 @@ cli_simple_call(const char *socket, const char *op, int json)
 static void
 main_usage(FILE *f)
 {
-	fprintf(f, "usage: warren COMMAND [ARGS]\n\n"
-		   "warren is a peer-to-peer file-sharing suite. Commands:\n");
+	fprintf(f,
+	    "usage: warren COMMAND [ARGS]\n\n"
+	    "warren is a peer-to-peer file-sharing suite. Commands:\n");
 	for (const struct cli_cmd *c = cli_cmds; c->name != NULL; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	fprintf(f, "\n'warren help COMMAND' or 'warren COMMAND --help' for "
-		   "details.\n");
+	fprintf(f,
+	    "\n'warren help COMMAND' or 'warren COMMAND --help' for "
+	    "details.\n");
 }
 
 int

@@ -12,7 +12,7 @@
 void
 fmt_bytes(uint64_t n, char *out, size_t cap)
 {
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	double v = (double)n;
 	unsigned u = 0;
 
@@ -37,8 +37,8 @@ fmt_duration(double s, char *out, size_t cap)
 	}
 	t = (unsigned long)(s + 0.5);
 	if (t >= 3600)
-		snprintf(out, cap, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60,
-		    t % 60);
+		snprintf(
+		    out, cap, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
 	else
 		snprintf(out, cap, "%lu:%02lu", t / 60, t % 60);
 }
@@ -63,9 +63,9 @@ progress_draw(FILE *f, const char *name, uint64_t bytes, uint64_t size,
 	fmt_bytes(bytes, done, sizeof(done));
 	fmt_bytes(size, total, sizeof(total));
 	fmt_bytes((uint64_t)rate, speed, sizeof(speed));
-	fmt_duration(rate > 0 && size > bytes ? (double)(size - bytes) / rate :
-						-1,
-	    eta, sizeof(eta));
+	fmt_duration(
+	    rate > 0 && size > bytes ? (double)(size - bytes) / rate : -1, eta,
+	    sizeof(eta));
 	pct = size > 0 ? (int)(100.0 * (double)bytes / (double)size) : 0;
 	if (pct > 100)
 		pct = 100;
@@ -78,9 +78,10 @@ progress_draw(FILE *f, const char *name, uint64_t bytes, uint64_t size,
 	memset(bar, '#', (size_t)fill);
 	memset(bar + fill, '.', (size_t)(barw - fill));
 	bar[barw] = '\0';
-	snprintf(line, sizeof(line), "%-14.14s [%s] %3d%% %9s/%s%s %9s/s ETA %s %u src %s",
-	    name, bar, pct, done, size_known ? "" : "~", total, speed, eta,
-	    sources, state);
+	snprintf(line, sizeof(line),
+	    "%-14.14s [%s] %3d%% %9s/%s%s %9s/s ETA %s %u src %s", name, bar,
+	    pct, done, size_known ? "" : "~", total, speed, eta, sources,
+	    state);
 	fprintf(f, "\r%-*.*s", width - 1, width - 1, line);
 	fflush(f);
 }

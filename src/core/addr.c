@@ -83,9 +83,9 @@ addr_parse(const char *s, uint16_t default_port, struct sockaddr_storage *out)
 void
 addr_format_ip(const struct sockaddr *sa, char *out, size_t cap)
 {
-	const void *a = sa->sa_family == AF_INET ?
-	    (const void *)&((const struct sockaddr_in *)sa)->sin_addr :
-	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+	const void *a = sa->sa_family == AF_INET
+	    ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+	    : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
 
 	if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
 	    inet_ntop(sa->sa_family, a, out, (socklen_t)cap) == NULL)
@@ -107,8 +107,8 @@ addr_format(const struct sockaddr *sa, char *out, size_t cap)
 socklen_t
 addr_len(const struct sockaddr *sa)
 {
-	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-					   sizeof(struct sockaddr_in);
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+					 : sizeof(struct sockaddr_in);
 }
 
 uint16_t

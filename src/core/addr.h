@@ -17,8 +17,8 @@
  * address. An explicit port 0 is accepted (a listener then picks a free
  * port). Returns 0 or -EINVAL.
  */
-int addr_parse(const char *s, uint16_t default_port,
-    struct sockaddr_storage *out);
+int
+addr_parse(const char *s, uint16_t default_port, struct sockaddr_storage *out);
 
 /* Format as "A.B.C.D:PORT" or "[V6]:PORT" into out (ADDR_STRLEN). */
 void addr_format(const struct sockaddr *sa, char *out, size_t cap);

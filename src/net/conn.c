@@ -132,8 +132,8 @@ conn_start(struct conn *c, conn_read_cb on_read, conn_close_cb on_close,
 	c->timeout_ms = timeout_ms;
 	conn_fill_addrs(c);
 	uv_tcp_nodelay(&c->tcp, 1);
-	err = uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb,
-	    conn_read_cb_);
+	err = uv_read_start(
+	    (uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb_);
 	if (err != 0)
 		return err;
 	c->reading = 1;
@@ -180,8 +180,8 @@ conn_resume(struct conn *c)
 	if (c->closing || !c->paused)
 		return;
 	c->paused = 0;
-	if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb,
-		conn_read_cb_) == 0)
+	if (uv_read_start(
+		(uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb_) == 0)
 		c->reading = 1;
 	conn_touch(c);
 }
@@ -204,8 +204,8 @@ conn_write_done(uv_write_t *req, int status)
 }
 
 static int
-conn_queue(struct conn *c, const uv_buf_t *bufs, unsigned nbufs,
-    struct conn_write *w)
+conn_queue(
+    struct conn *c, const uv_buf_t *bufs, unsigned nbufs, struct conn_write *w)
 {
 	int err;
 
@@ -219,8 +219,8 @@ conn_queue(struct conn *c, const uv_buf_t *bufs, unsigned nbufs,
 	w->len = 0;
 	for (unsigned i = 0; i < nbufs; i++)
 		w->len += bufs[i].len;
-	err = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, nbufs,
-	    conn_write_done);
+	err = uv_write(
+	    &w->req, (uv_stream_t *)&c->tcp, bufs, nbufs, conn_write_done);
 	if (err != 0) {
 		free(w->copy);
 		free(w);
@@ -285,8 +285,8 @@ conn_shutdown_done(uv_shutdown_t *req, int status)
 	uv_timer_start(&c->timer, conn_timer_cb, CONN_LINGER_MS, 0);
 	if (c->reading)
 		uv_read_stop((uv_stream_t *)&c->tcp);
-	if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb,
-		conn_drain_read) != 0)
+	if (uv_read_start(
+		(uv_stream_t *)&c->tcp, conn_alloc_cb, conn_drain_read) != 0)
 		conn_close(c, 0);
 	c->reading = 1;
 	c->lingering = 1;

@@ -31,24 +31,24 @@ typedef void (*conn_close_cb)(struct conn *c, int err);
 typedef void (*conn_write_cb)(struct conn *c, void *arg, int status);
 
 struct conn {
-	uv_tcp_t tcp;	   /* embedded; tcp.data == this */
-	uv_timer_t timer;  /* idle deadline */
+	uv_tcp_t tcp;     /* embedded; tcp.data == this */
+	uv_timer_t timer; /* idle deadline */
 	uv_loop_t *loop;
 	unsigned open_handles; /* handles not yet closed; freed at 0 */
-	int closing;	       /* conn_close() called */
-	int close_err;	       /* reported to on_close */
-	int reading;	       /* uv_read_start active */
-	int paused;	       /* reading paused by the owner */
-	int eof;	       /* peer shut down its side */
-	int lingering;	       /* reply sent, draining until the peer closes */
+	int closing;           /* conn_close() called */
+	int close_err;         /* reported to on_close */
+	int reading;           /* uv_read_start active */
+	int paused;            /* reading paused by the owner */
+	int eof;               /* peer shut down its side */
+	int lingering;         /* reply sent, draining until the peer closes */
 	uint64_t timeout_ms;   /* idle deadline; 0 = none */
 
 	uint8_t *rbuf; /* read buffer, rcap bytes, owned */
 	size_t rlen;   /* bytes held */
 	size_t rcap;   /* hard maximum */
 
-	size_t wpending;    /* bytes queued in uv_write not yet done */
-	uint64_t rx_bytes;  /* totals since connect */
+	size_t wpending;   /* bytes queued in uv_write not yet done */
+	uint64_t rx_bytes; /* totals since connect */
 	uint64_t tx_bytes;
 
 	struct sockaddr_storage peer; /* remote address */
@@ -56,7 +56,7 @@ struct conn {
 
 	conn_read_cb on_read;
 	conn_close_cb on_close;
-	void *owner;	   /* for the callbacks */
+	void *owner; /* for the callbacks */
 	/* Called just before the conn is freed (the listener's count). */
 	void (*on_free)(void *arg);
 	void *free_arg;

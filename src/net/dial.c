@@ -16,12 +16,12 @@ struct dial {
 	int has_bind4, has_bind6;
 	dial_cb cb;
 	void *arg;
-	struct conn *c;	      /* attempt in progress */
+	struct conn *c; /* attempt in progress */
 	uv_connect_t req;
-	uv_timer_t timer;     /* per-attempt deadline */
+	uv_timer_t timer; /* per-attempt deadline */
 	int last_err;
 	int canceled;
-	int finished;	      /* cb delivered or about to be */
+	int finished; /* cb delivered or about to be */
 };
 
 static void dial_next(struct dial *d);
@@ -118,11 +118,11 @@ dial_next(struct dial *d)
 	d->c = conn_new(d->loop, d->opts.rcap);
 	err = 0;
 	if (sa->sa_family == AF_INET && d->has_bind4)
-		err = uv_tcp_bind(&d->c->tcp,
-		    (const struct sockaddr *)&d->bind4, 0);
+		err = uv_tcp_bind(
+		    &d->c->tcp, (const struct sockaddr *)&d->bind4, 0);
 	else if (sa->sa_family == AF_INET6 && d->has_bind6)
-		err = uv_tcp_bind(&d->c->tcp,
-		    (const struct sockaddr *)&d->bind6, 0);
+		err = uv_tcp_bind(
+		    &d->c->tcp, (const struct sockaddr *)&d->bind6, 0);
 	if (err == 0) {
 		d->req.data = d;
 		err = uv_tcp_connect(&d->req, &d->c->tcp, sa, dial_connect_cb);

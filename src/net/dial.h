@@ -23,10 +23,10 @@ struct dial;
 typedef void (*dial_cb)(void *arg, struct conn *c, int status);
 
 struct dial_opts {
-	uint64_t timeout_ms;		    /* per address; 0 = 5000 */
-	size_t rcap;			    /* read buffer of the conn */
-	const struct sockaddr *bind4;	    /* source for IPv4, or NULL */
-	const struct sockaddr *bind6;	    /* source for IPv6, or NULL */
+	uint64_t timeout_ms;          /* per address; 0 = 5000 */
+	size_t rcap;                  /* read buffer of the conn */
+	const struct sockaddr *bind4; /* source for IPv4, or NULL */
+	const struct sockaddr *bind6; /* source for IPv6, or NULL */
 };
 
 /*

@@ -15,8 +15,8 @@ struct listener {
 	struct sockaddr_storage addr;
 	int max_conns;
 	size_t rcap;
-	int live;    /* accepted connections not yet freed */
-	int closed;  /* listener_close() called; freed when live == 0 */
+	int live;   /* accepted connections not yet freed */
+	int closed; /* listener_close() called; freed when live == 0 */
 	int handle_open;
 	listener_cb cb;
 	void *arg;
@@ -92,8 +92,8 @@ listener_start(uv_loop_t *loop, const struct sockaddr *addr, int max_conns,
 	l->tcp.data = l;
 	err = uv_tcp_bind(&l->tcp, addr, 0);
 	if (err == 0)
-		err = uv_listen((uv_stream_t *)&l->tcp, 511,
-		    listener_accept_cb);
+		err = uv_listen(
+		    (uv_stream_t *)&l->tcp, 511, listener_accept_cb);
 	if (err != 0) {
 		listener_close(l);
 		return err;

@@ -21,9 +21,8 @@ typedef void (*listener_cb)(void *arg, struct conn *c);
  * read buffer size of accepted connections. Returns 0 and sets *out, or a
  * negative libuv error (nothing to free then).
  */
-int listener_start(uv_loop_t *loop, const struct sockaddr *addr,
-    int max_conns, size_t rcap, listener_cb cb, void *arg,
-    struct listener **out);
+int listener_start(uv_loop_t *loop, const struct sockaddr *addr, int max_conns,
+    size_t rcap, listener_cb cb, void *arg, struct listener **out);
 
 /* The bound address (with the real port). */
 const struct sockaddr *listener_addr(const struct listener *l);

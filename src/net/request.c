@@ -12,7 +12,7 @@
 #include "warren/error.h"
 
 #define REQUEST_MAX_LISTENERS 8
-#define REQUEST_RCAP 512 /* > COURSE_MSG_MAX, so extra bytes are seen */
+#define REQUEST_RCAP          512 /* > COURSE_MSG_MAX, so extra bytes are seen */
 
 struct request_handler {
 	request_cb cb;
@@ -28,7 +28,7 @@ struct request_server {
 	struct request_handler handlers[COURSE_KIND_COUNT];
 	struct request_stats stats;
 	unsigned pending; /* connections still reading their request */
-	int dead;	  /* request_server_free() called; freed at pending 0 */
+	int dead;         /* request_server_free() called; freed at pending 0 */
 };
 
 int
@@ -51,8 +51,7 @@ request_kind_is_rr(enum course_kind kind)
 }
 
 static void
-request_reject(struct request_server *s, struct conn *c,
-    enum course_kind kind)
+request_reject(struct request_server *s, struct conn *c, enum course_kind kind)
 {
 	static const char refused_login[] = "ALGI0000000000000000";
 	char peer[ADDR_STRLEN];
@@ -63,8 +62,8 @@ request_reject(struct request_server *s, struct conn *c,
 	if (kind == COURSE_LOGI)
 		conn_write_close(c, refused_login, sizeof(refused_login) - 1);
 	else if (request_kind_is_rr(kind))
-		conn_write_close(c, COURSE_SAY_INVALID,
-		    sizeof(COURSE_SAY_INVALID) - 1);
+		conn_write_close(
+		    c, COURSE_SAY_INVALID, sizeof(COURSE_SAY_INVALID) - 1);
 	else
 		conn_close(c, WARREN_ELENGTH);
 }
@@ -129,8 +128,7 @@ request_accept(void *arg, struct conn *c)
 
 	s->stats.accepted++;
 	s->pending++;
-	if (conn_start(c, request_read, request_closed, s, s->deadline_ms) !=
-	    0)
+	if (conn_start(c, request_read, request_closed, s, s->deadline_ms) != 0)
 		conn_close(c, 0);
 }
 
@@ -153,8 +151,8 @@ request_server_listen(struct request_server *s, const struct sockaddr *sa)
 
 	if (s->nlisteners == REQUEST_MAX_LISTENERS)
 		return UV_ENOSPC;
-	err = listener_start(s->loop, sa, s->max_conns, REQUEST_RCAP,
-	    request_accept, s, &l);
+	err = listener_start(
+	    s->loop, sa, s->max_conns, REQUEST_RCAP, request_accept, s, &l);
 	if (err != 0)
 		return err;
 	s->listeners[s->nlisteners++] = l;
@@ -168,16 +166,15 @@ request_server_addr(const struct request_server *s, unsigned i)
 }
 
 void
-request_server_on(struct request_server *s, enum course_kind kind,
-    request_cb cb, void *arg)
+request_server_on(
+    struct request_server *s, enum course_kind kind, request_cb cb, void *arg)
 {
 	s->handlers[kind].cb = cb;
 	s->handlers[kind].arg = arg;
 }
 
 void
-request_server_stats(const struct request_server *s,
-    struct request_stats *out)
+request_server_stats(const struct request_server *s, struct request_stats *out)
 {
 	*out = s->stats;
 }

@@ -21,36 +21,36 @@ struct request_server;
  * c->on_read / c->on_close / c->owner as it needs (reading is paused) and
  * eventually closes it. m and its views are valid only during the call.
  */
-typedef void (*request_cb)(void *arg, struct conn *c,
-    const struct course_msg *m);
+typedef void (*request_cb)(
+    void *arg, struct conn *c, const struct course_msg *m);
 
 struct request_stats {
-	uint64_t accepted;    /* connections accepted */
-	uint64_t handled;     /* valid requests handed to a handler */
-	uint64_t malformed;   /* wrong length or bad field */
-	uint64_t unknown;     /* unknown or unhandled kind */
-	uint64_t timeouts;    /* request deadline passed */
+	uint64_t accepted;  /* connections accepted */
+	uint64_t handled;   /* valid requests handed to a handler */
+	uint64_t malformed; /* wrong length or bad field */
+	uint64_t unknown;   /* unknown or unhandled kind */
+	uint64_t timeouts;  /* request deadline passed */
 };
 
-struct request_server *request_server_new(uv_loop_t *loop,
-    uint64_t deadline_ms, int max_conns);
+struct request_server *
+request_server_new(uv_loop_t *loop, uint64_t deadline_ms, int max_conns);
 
 /* Listen on one more address. 0 or a negative libuv error. */
 int request_server_listen(struct request_server *s, const struct sockaddr *sa);
 
 /* Bound address of the i-th listener, or NULL. */
-const struct sockaddr *request_server_addr(const struct request_server *s,
-    unsigned i);
+const struct sockaddr *
+request_server_addr(const struct request_server *s, unsigned i);
 
 /* Handle kind with cb. Registering a kind again replaces the handler. */
-void request_server_on(struct request_server *s, enum course_kind kind,
-    request_cb cb, void *arg);
+void request_server_on(
+    struct request_server *s, enum course_kind kind, request_cb cb, void *arg);
 
 /* True for kinds answered on the same connection (model R, §2.1). */
 int request_kind_is_rr(enum course_kind kind);
 
-void request_server_stats(const struct request_server *s,
-    struct request_stats *out);
+void
+request_server_stats(const struct request_server *s, struct request_stats *out);
 
 /* Stop listening; connections already handed over are their handlers'. */
 void request_server_free(struct request_server *s);

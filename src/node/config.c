@@ -14,26 +14,28 @@
 #include "core/xmalloc.h"
 
 const struct config_key config_keys[] = {
-	{ "listen", "ADDR:PORT",
-	    "address and port of the main port (repeatable; default [::]:3000, "
-	    "dual-stack)" },
-	{ "share", "DIR", "shared folder (default $XDG_DATA_HOME/warren/shared)" },
-	{ "download_dir", "DIR", "where downloads are saved (default: share)" },
-	{ "data_dir", "DIR", "node state: node.db (default $XDG_DATA_HOME/warren)" },
-	{ "socket", "PATH",
-	    "control socket (default $XDG_RUNTIME_DIR/warren/node.sock)" },
-	{ "upload_slots", "N", "concurrent uploads, beyond: Busy (default 16)" },
-	{ "chunk_size", "BYTES", "Lenchunk of ARET/AREP, 512-99999 (default 4096)" },
-	{ "max_connections", "N", "simultaneous inbound connections per port "
-				  "(default 128)" },
-	{ "rescan_interval", "SECONDS", "periodic rescan of the shared folder "
-					"(default 60)" },
-	{ "request_timeout", "SECONDS", "accept to full request (default 10)" },
-	{ "idle_timeout", "SECONDS", "transfer idle deadline (default 30)" },
-	{ "connect_timeout", "SECONDS", "per address (default 5)" },
-	{ "hash_jobs", "N", "files hashed in parallel (default: CPU count)" },
-	{ "log_level", "LEVEL", "error, warn, info or debug (default info)" },
-	{ NULL, NULL, NULL },
+    {"listen", "ADDR:PORT",
+	"address and port of the main port (repeatable; default [::]:3000, "
+	"dual-stack)"},
+    {"share", "DIR", "shared folder (default $XDG_DATA_HOME/warren/shared)"},
+    {"download_dir", "DIR", "where downloads are saved (default: share)"},
+    {"data_dir", "DIR", "node state: node.db (default $XDG_DATA_HOME/warren)"},
+    {"socket", "PATH",
+	"control socket (default $XDG_RUNTIME_DIR/warren/node.sock)"},
+    {"upload_slots", "N", "concurrent uploads, beyond: Busy (default 16)"},
+    {"chunk_size", "BYTES", "Lenchunk of ARET/AREP, 512-99999 (default 4096)"},
+    {"max_connections", "N",
+	"simultaneous inbound connections per port "
+	"(default 128)"},
+    {"rescan_interval", "SECONDS",
+	"periodic rescan of the shared folder "
+	"(default 60)"},
+    {"request_timeout", "SECONDS", "accept to full request (default 10)"},
+    {"idle_timeout", "SECONDS", "transfer idle deadline (default 30)"},
+    {"connect_timeout", "SECONDS", "per address (default 5)"},
+    {"hash_jobs", "N", "files hashed in parallel (default: CPU count)"},
+    {"log_level", "LEVEL", "error, warn, info or debug (default info)"},
+    {NULL, NULL, NULL},
 };
 
 static char *
@@ -44,8 +46,8 @@ config_xdg(const char *var, const char *fallback, const char *leaf)
 
 	if (v != NULL && v[0] == '/')
 		return xasprintf("%s/warren%s", v, leaf);
-	return xasprintf("%s/%s/warren%s", home ? home : "/tmp", fallback,
-	    leaf);
+	return xasprintf(
+	    "%s/%s/warren%s", home ? home : "/tmp", fallback, leaf);
 }
 
 char *
@@ -78,8 +80,8 @@ config_defaults(struct node_config *cfg)
 }
 
 static int
-config_uint(const char *value, unsigned long min, unsigned long max,
-    unsigned long *out)
+config_uint(
+    const char *value, unsigned long min, unsigned long max, unsigned long *out)
 {
 	char *end;
 	unsigned long v;
@@ -199,8 +201,8 @@ bad_range:
 	    k, value);
 	return -1;
 bad_seconds:
-	snprintf(err, errlen, "%s: '%s' is not a positive number of seconds",
-	    k, value);
+	snprintf(err, errlen, "%s: '%s' is not a positive number of seconds", k,
+	    value);
 	return -1;
 }
 
@@ -213,8 +215,8 @@ struct config_load_ctx {
 };
 
 static int
-config_ini_handler(void *user, const char *section, const char *name,
-    const char *value)
+config_ini_handler(
+    void *user, const char *section, const char *name, const char *value)
 {
 	struct config_load_ctx *ctx = user;
 	char msg[256];
@@ -236,10 +238,9 @@ config_ini_handler(void *user, const char *section, const char *name,
 }
 
 int
-config_load(struct node_config *cfg, const char *path, char *err,
-    size_t errlen)
+config_load(struct node_config *cfg, const char *path, char *err, size_t errlen)
 {
-	struct config_load_ctx ctx = { cfg, err, errlen, 0, 0 };
+	struct config_load_ctx ctx = {cfg, err, errlen, 0, 0};
 	char msg[256];
 	int rc;
 

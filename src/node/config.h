@@ -16,17 +16,17 @@
 #define CONFIG_MAX_LISTEN 8
 
 struct node_config {
-	char *config_path;   /* INI file, or NULL */
-	char *share_dir;     /* shared folder */
-	char *download_dir;  /* where downloads land; default share_dir */
-	char *data_dir;      /* node.db lives here */
-	char *socket_path;   /* control socket */
+	char *config_path;  /* INI file, or NULL */
+	char *share_dir;    /* shared folder */
+	char *download_dir; /* where downloads land; default share_dir */
+	char *data_dir;     /* node.db lives here */
+	char *socket_path;  /* control socket */
 	struct sockaddr_storage listen[CONFIG_MAX_LISTEN];
 	unsigned nlisten;
 	int listen_from_flags; /* flags replace the file's listen list */
 	unsigned upload_slots;
-	unsigned chunk_size;	     /* Lenchunk of our ARET/AREP */
-	unsigned max_conns;	     /* per listener */
+	unsigned chunk_size; /* Lenchunk of our ARET/AREP */
+	unsigned max_conns;  /* per listener */
 	uint64_t rescan_ms;
 	uint64_t request_timeout_ms; /* accept -> full request */
 	uint64_t idle_timeout_ms;    /* transfers */
@@ -46,8 +46,8 @@ int config_set(struct node_config *cfg, const char *key, const char *value,
     char *err, size_t errlen);
 
 /* Read an INI file ([node] section). 0, or -1 with err set. */
-int config_load(struct node_config *cfg, const char *path, char *err,
-    size_t errlen);
+int config_load(
+    struct node_config *cfg, const char *path, char *err, size_t errlen);
 
 /* Make paths absolute and default download_dir; 0 or -1 with err. */
 int config_finish(struct node_config *cfg, char *err, size_t errlen);

@@ -26,8 +26,8 @@
 #include "wire/ctl.h"
 
 #define CTL_MAX_CLIENTS 64
-#define CTL_MAX_WATCH 64
-#define CTL_WRITE_MAX (8 * 1024 * 1024) /* unread output before we drop */
+#define CTL_MAX_WATCH   64
+#define CTL_WRITE_MAX   (8 * 1024 * 1024) /* unread output before we drop */
 
 struct ctl_watch {
 	uint64_t download_id;
@@ -128,8 +128,7 @@ ctl_reply(json_t *id)
 	return o;
 }
 
-static void
-ctl_error(struct ctl_client *cl, json_t *id, const char *fmt, ...)
+static void ctl_error(struct ctl_client *cl, json_t *id, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -170,14 +169,13 @@ ctl_download_json(const struct download *d)
 	download_info(d, &in);
 	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:f,s:i,s:s}", "id",
 	    (json_int_t)in.id, "md5", in.md5, "name", in.name, "path", in.path,
-	    "state", download_state_name(in.state), "size",
-	    (json_int_t)in.size, "size_known", in.size_known, "bytes",
-	    (json_int_t)in.bytes, "rate", in.rate, "sources", (int)in.nsources,
-	    "source", in.source);
+	    "state", download_state_name(in.state), "size", (json_int_t)in.size,
+	    "size_known", in.size_known, "bytes", (json_int_t)in.bytes, "rate",
+	    in.rate, "sources", (int)in.nsources, "source", in.source);
 	if (in.state == DOWNLOAD_FAILED) {
 		json_object_set_new(o, "error", json_string(in.message));
-		json_object_set_new(o, "error_code",
-		    json_string(warren_strerror(in.err)));
+		json_object_set_new(
+		    o, "error_code", json_string(warren_strerror(in.err)));
 	}
 	return o;
 }
@@ -245,8 +243,8 @@ ctl_op_status(struct ctl_client *cl, json_t *id)
 		(json_int_t)rs.unknown, "timeouts", (json_int_t)rs.timeouts));
 	json_object_set_new(r, "downloads", dls);
 	if (n->faults_text[0] != '\0')
-		json_object_set_new(r, "test_faults",
-		    json_string(n->faults_text));
+		json_object_set_new(
+		    r, "test_faults", json_string(n->faults_text));
 	ctl_ok(cl, id, r);
 }
 
@@ -292,8 +290,7 @@ ctl_op_downloads(struct ctl_client *cl, json_t *id)
 /* One source: {"label": "host:port", "addrs": ["1.2.3.4:5", ...]} or a
  * plain "ADDR:PORT" string. */
 static int
-ctl_parse_source(json_t *j, struct download_source *s, char *err,
-    size_t errlen)
+ctl_parse_source(json_t *j, struct download_source *s, char *err, size_t errlen)
 {
 	json_t *addrs, *a;
 	const char *label;
@@ -314,12 +311,13 @@ ctl_parse_source(json_t *j, struct download_source *s, char *err,
 	    json_array_size(addrs) == 0)
 		goto bad;
 	snprintf(s->label, sizeof(s->label), "%s", label);
-	json_array_foreach(addrs, i, a) {
+	json_array_foreach(addrs, i, a)
+	{
 		if (s->naddrs == DIAL_MAX_ADDRS)
 			break;
 		if (!json_is_string(a) ||
-		    addr_parse(json_string_value(a), 0,
-			&s->addrs[s->naddrs]) != 0)
+		    addr_parse(json_string_value(a), 0, &s->addrs[s->naddrs]) !=
+			0)
 			goto bad;
 		s->naddrs++;
 	}
@@ -357,7 +355,8 @@ ctl_op_get(struct ctl_client *cl, json_t *id, json_t *req)
 		    md5);
 		return;
 	}
-	json_array_foreach(from, i, j) {
+	json_array_foreach(from, i, j)
+	{
 		if (nsrc == DOWNLOAD_MAX_SOURCES)
 			break;
 		if (ctl_parse_source(j, &src[nsrc], err, sizeof(err)) != 0) {
@@ -370,24 +369,23 @@ ctl_op_get(struct ctl_client *cl, json_t *id, json_t *req)
 		dir = n->cfg->download_dir;
 	rc = download_start(n->dl, md5, name, dir, src, nsrc, &d);
 	if (rc == WARREN_EFIELD) {
-		ctl_error(cl, id, "get: '%s' is not an MD5 (32 hex digits)",
-		    md5);
+		ctl_error(
+		    cl, id, "get: '%s' is not an MD5 (32 hex digits)", md5);
 		return;
 	}
 	if (rc != 0) {
 		ctl_error(cl, id, "get: cannot download into %s: %s", dir,
-		    rc == -ENOTDIR ? "not an existing absolute folder" :
-				     warren_strerror(rc));
+		    rc == -ENOTDIR ? "not an existing absolute folder"
+				   : warren_strerror(rc));
 		return;
 	}
 	if (background) {
-		ctl_ok(cl, id, json_pack("{s:o}", "download",
-				   ctl_download_json(d)));
+		ctl_ok(cl, id,
+		    json_pack("{s:o}", "download", ctl_download_json(d)));
 		return;
 	}
 	if (cl->nwatch < CTL_MAX_WATCH) {
-		cl->watch[cl->nwatch].download_id =
-		    download_id(d);
+		cl->watch[cl->nwatch].download_id = download_id(d);
 		cl->watch[cl->nwatch].req_id = json_incref(id);
 		cl->nwatch++;
 	}
@@ -441,8 +439,8 @@ ctl_dispatch(struct ctl_client *cl, const char *line, size_t len)
 }
 
 void
-ctl_download_event(struct ctl_server *s, struct download *d,
-    enum download_event ev)
+ctl_download_event(
+    struct ctl_server *s, struct download *d, enum download_event ev)
 {
 	uint64_t did = download_id(d);
 
@@ -455,7 +453,8 @@ ctl_download_event(struct ctl_server *s, struct download *d,
 
 			if (w->download_id != did)
 				continue;
-			if (ev == DOWNLOAD_EV_DONE || ev == DOWNLOAD_EV_FAILED) {
+			if (ev == DOWNLOAD_EV_DONE ||
+			    ev == DOWNLOAD_EV_FAILED) {
 				o = ctl_reply(w->req_id);
 				json_object_set_new(o, "done", json_true());
 				json_object_set_new(o, "ok",
@@ -478,9 +477,11 @@ ctl_download_event(struct ctl_server *s, struct download *d,
 			}
 			o = ctl_reply(w->req_id);
 			json_object_set_new(o, "event",
-			    json_string(ev == DOWNLOAD_EV_STARTED ? "started" :
-								    "progress"));
-			json_object_set_new(o, "download", ctl_download_json(d));
+			    json_string(ev == DOWNLOAD_EV_STARTED
+				    ? "started"
+				    : "progress"));
+			json_object_set_new(
+			    o, "download", ctl_download_json(d));
 			ctl_send(cl, o);
 		}
 	}
@@ -546,8 +547,9 @@ ctl_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 	while (!cl->closing &&
 	    (n = ctl_line_next(cl->rbuf, cl->rlen, CTL_LINE_MAX)) != 0) {
 		if (n < 0) {
-			ctl_error(cl, NULL, "bad request: line too long or "
-					    "contains NUL");
+			ctl_error(cl, NULL,
+			    "bad request: line too long or "
+			    "contains NUL");
 			ctl_client_close(cl);
 			return;
 		}

@@ -17,8 +17,8 @@ struct ctl_server;
 struct ctl_server *ctl_server_new(struct node *n, const char *path);
 
 /* Forward a download event to the clients that follow that download. */
-void ctl_download_event(struct ctl_server *s, struct download *d,
-    enum download_event ev);
+void ctl_download_event(
+    struct ctl_server *s, struct download *d, enum download_event ev);
 
 /* Close the socket and every client; unlink the socket file. */
 void ctl_server_free(struct ctl_server *s);

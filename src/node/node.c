@@ -76,8 +76,7 @@ node_faults(struct node *n, struct upload_faults *f)
 	if (env == NULL || env[0] == '\0')
 		return 0;
 	for (unsigned i = 0; i < n->cfg->nlisten; i++) {
-		if (!addr_is_loopback(
-			(struct sockaddr *)&n->cfg->listen[i])) {
+		if (!addr_is_loopback((struct sockaddr *)&n->cfg->listen[i])) {
 			log_error("WARREN_TEST_FAULTS is set but the node "
 				  "listens on a non-loopback address: refusing "
 				  "to start (unset it)");
@@ -191,10 +190,10 @@ node_listen(struct node *n)
 		if (err != 0) {
 			log_error("cannot listen on %s: %s%s", a,
 			    uv_strerror(err),
-			    err == UV_EADDRINUSE ?
-				" (another program uses that port: pick "
-				"another with --listen)" :
-				"");
+			    err == UV_EADDRINUSE
+				? " (another program uses that port: pick "
+				  "another with --listen)"
+				: "");
 			return -1;
 		}
 		/* Outgoing connections leave from the node's own address. */
@@ -261,8 +260,8 @@ node_start(struct node *n)
 	uo.idle_ms = n->cfg->idle_timeout_ms;
 	n->up = upload_new(n->loop, n->lib, &uo);
 
-	n->rs = request_server_new(n->loop, n->cfg->request_timeout_ms,
-	    (int)n->cfg->max_conns);
+	n->rs = request_server_new(
+	    n->loop, n->cfg->request_timeout_ms, (int)n->cfg->max_conns);
 	request_server_on(n->rs, COURSE_RETR, node_on_transfer, n);
 	request_server_on(n->rs, COURSE_RETP, node_on_transfer, n);
 	request_server_on(n->rs, COURSE_HASH, node_on_transfer, n);

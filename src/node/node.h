@@ -20,7 +20,7 @@ struct ctl_server;
 
 struct node {
 	uv_loop_t *loop;
-	struct node_config *cfg;	 /* borrowed */
+	struct node_config *cfg; /* borrowed */
 	struct sqlite3 *db;
 	struct library *lib;
 	struct uploader *up;
@@ -28,11 +28,11 @@ struct node {
 	struct downloader *dl;
 	struct ctl_server *ctl;
 	uv_signal_t sigint, sigterm;
-	uint64_t started_ms;		 /* uv_now() at start */
-	struct sockaddr_storage bind4;	 /* source address for IPv4, if any */
+	uint64_t started_ms;           /* uv_now() at start */
+	struct sockaddr_storage bind4; /* source address for IPv4, if any */
 	struct sockaddr_storage bind6;
 	int has_bind4, has_bind6;
-	char faults_text[128];		 /* active test faults, or "" */
+	char faults_text[128]; /* active test faults, or "" */
 	int stopping;
 	int exit_code;
 };

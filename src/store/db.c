@@ -25,12 +25,12 @@ db_open(const char *path, struct sqlite3 **out)
 		return -EIO;
 	}
 	sqlite3_busy_timeout(db, 5000);
-	if (db_exec(db, "PRAGMA journal_mode=WAL;"
-			"PRAGMA synchronous=NORMAL;"
-			"PRAGMA foreign_keys=ON;"
-			"CREATE TABLE IF NOT EXISTS schema_version("
-			" module TEXT PRIMARY KEY, version INTEGER NOT NULL);") !=
-	    0) {
+	if (db_exec(db,
+		"PRAGMA journal_mode=WAL;"
+		"PRAGMA synchronous=NORMAL;"
+		"PRAGMA foreign_keys=ON;"
+		"CREATE TABLE IF NOT EXISTS schema_version("
+		" module TEXT PRIMARY KEY, version INTEGER NOT NULL);") != 0) {
 		sqlite3_close(db);
 		return -EIO;
 	}
@@ -59,8 +59,7 @@ db_exec(struct sqlite3 *db, const char *sql)
 }
 
 int
-db_migrate(struct sqlite3 *db, const char *module, int version,
-    const char *sql)
+db_migrate(struct sqlite3 *db, const char *module, int version, const char *sql)
 {
 	sqlite3_stmt *st = NULL;
 	int have = 0;

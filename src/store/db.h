@@ -24,7 +24,7 @@ int db_exec(struct sqlite3 *db, const char *sql);
  * older, run sql (which must be idempotent: CREATE ... IF NOT EXISTS) in
  * one transaction and record the version. 0 or -1 (logged).
  */
-int db_migrate(struct sqlite3 *db, const char *module, int version,
-    const char *sql);
+int db_migrate(
+    struct sqlite3 *db, const char *module, int version, const char *sql);
 
 #endif

@@ -21,8 +21,8 @@ hash_init(struct hash *h, enum hash_algo algo)
 
 	if (ctx == NULL)
 		abort();
-	if (EVP_DigestInit_ex(ctx, algo == HASH_MD5 ? EVP_md5() : EVP_sha1(),
-		NULL) != 1)
+	if (EVP_DigestInit_ex(
+		ctx, algo == HASH_MD5 ? EVP_md5() : EVP_sha1(), NULL) != 1)
 		abort();
 	h->ctx = ctx;
 }
@@ -94,7 +94,8 @@ int
 hash_unhex(const char *in, size_t n, uint8_t *out)
 {
 	for (size_t i = 0; i < n; i++) {
-		int hi = hash_nibble(in[2 * i]), lo = hash_nibble(in[2 * i + 1]);
+		int hi = hash_nibble(in[2 * i]),
+		    lo = hash_nibble(in[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;
@@ -104,8 +105,8 @@ hash_unhex(const char *in, size_t n, uint8_t *out)
 }
 
 int
-hash_file(const char *path, const volatile int *cancel,
-    struct hash_file_result *out)
+hash_file(
+    const char *path, const volatile int *cancel, struct hash_file_result *out)
 {
 	struct hash md5, sha1;
 	uint8_t digest[HASH_SHA1_LEN];
@@ -147,13 +148,13 @@ hash_file(const char *path, const volatile int *cancel,
 		hash_update(&md5, buf, have);
 		hash_update(&sha1, buf, have);
 		for (size_t off = 0; off < have; off += HASH_PART_LEN) {
-			size_t len = have - off < HASH_PART_LEN ?
-			    have - off : HASH_PART_LEN;
+			size_t len = have - off < HASH_PART_LEN ? have - off
+								: HASH_PART_LEN;
 
 			if (nparts == parts_cap) {
 				parts_cap = parts_cap ? parts_cap * 2 : 16;
-				parts = xreallocarray(parts, parts_cap,
-				    HASH_SHA1_LEN);
+				parts = xreallocarray(
+				    parts, parts_cap, HASH_SHA1_LEN);
 			}
 			hash_sha1(buf + off, len,
 			    parts + (size_t)nparts * HASH_SHA1_LEN);

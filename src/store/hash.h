@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HASH_MD5_LEN 16
+#define HASH_MD5_LEN  16
 #define HASH_SHA1_LEN 20
 #define HASH_PART_LEN 262144 /* course.md §9.1 LenPart, warren default */
 
@@ -39,10 +39,10 @@ int hash_unhex(const char *in, size_t n, uint8_t *out);
 
 /* Result of hashing one file. */
 struct hash_file_result {
-	uint64_t size;		     /* bytes actually read */
-	char md5[2 * HASH_MD5_LEN + 1];	     /* lower-case hex */
-	char sha1[2 * HASH_SHA1_LEN + 1];    /* lower-case hex */
-	uint32_t nparts;		     /* ⌈size / HASH_PART_LEN⌉ */
+	uint64_t size;                    /* bytes actually read */
+	char md5[2 * HASH_MD5_LEN + 1];   /* lower-case hex */
+	char sha1[2 * HASH_SHA1_LEN + 1]; /* lower-case hex */
+	uint32_t nparts;                  /* ⌈size / HASH_PART_LEN⌉ */
 	uint8_t *parts; /* nparts × 20 bytes, xmalloc'd; caller frees */
 };
 
@@ -51,7 +51,7 @@ struct hash_file_result {
  * thread pool. If *cancel becomes non-zero the read stops and -ECANCELED is
  * returned. Returns 0 or a negative errno; on error nothing is allocated.
  */
-int hash_file(const char *path, const volatile int *cancel,
-    struct hash_file_result *out);
+int hash_file(
+    const char *path, const volatile int *cancel, struct hash_file_result *out);
 
 #endif

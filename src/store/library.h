@@ -26,47 +26,47 @@ struct library;
  * library_file_ref() and drops it with library_file_unref().
  */
 struct library_file {
-	unsigned refs;	 /* library's own + holders' */
-	char *path;	 /* absolute path, owned */
-	const char *name; /* base name inside path: what is shared */
-	size_t name_len;  /* strlen(name) */
-	uint64_t size;	  /* bytes, as hashed */
-	int64_t mtime_ns; /* st_mtim at hashing time, nanoseconds */
-	char md5[33];	  /* lower-case hex */
-	char sha1[41];	  /* lower-case hex */
-	uint32_t nparts;  /* ⌈size / HASH_PART_LEN⌉ */
-	uint8_t *parts;	  /* nparts × 20-byte SHA-1, owned */
+	unsigned refs;     /* library's own + holders' */
+	char *path;        /* absolute path, owned */
+	const char *name;  /* base name inside path: what is shared */
+	size_t name_len;   /* strlen(name) */
+	uint64_t size;     /* bytes, as hashed */
+	int64_t mtime_ns;  /* st_mtim at hashing time, nanoseconds */
+	char md5[33];      /* lower-case hex */
+	char sha1[41];     /* lower-case hex */
+	uint32_t nparts;   /* ⌈size / HASH_PART_LEN⌉ */
+	uint8_t *parts;    /* nparts × 20-byte SHA-1, owned */
 	int name_too_long; /* name_len > 100: listed and hashed, but cannot be
 			      announced over the course protocols */
-	int shared;	   /* 1 while in the library, 0 once removed */
+	int shared;        /* 1 while in the library, 0 once removed */
 };
 
 enum library_event {
-	LIBRARY_ADDED,	 /* a new file finished hashing (or came from cache) */
+	LIBRARY_ADDED,   /* a new file finished hashing (or came from cache) */
 	LIBRARY_REMOVED, /* a file disappeared or changed (then ADDED follows) */
 };
 
 /* Called on the loop thread. f is borrowed for the duration of the call. */
-typedef void (*library_cb)(void *arg, enum library_event ev,
-    const struct library_file *f);
+typedef void (*library_cb)(
+    void *arg, enum library_event ev, const struct library_file *f);
 
 struct library_opts {
-	const char *dir;	  /* shared folder; copied */
-	uint64_t rescan_ms;	  /* periodic rescan; 0 = default 60000 */
-	unsigned hash_jobs;	  /* parallel hashing jobs; 0 = CPU count */
-	unsigned max_files;	  /* bound on files listed; 0 = 1000000 */
+	const char *dir;    /* shared folder; copied */
+	uint64_t rescan_ms; /* periodic rescan; 0 = default 60000 */
+	unsigned hash_jobs; /* parallel hashing jobs; 0 = CPU count */
+	unsigned max_files; /* bound on files listed; 0 = 1000000 */
 };
 
 struct library_stats {
-	uint64_t files;		/* files currently listed (hashed) */
-	uint64_t bytes;		/* their total size */
-	uint64_t hashed_files;	/* files hashed since start (not cache hits) */
-	uint64_t hashed_bytes;	/* bytes read for hashing since start */
-	uint64_t cached_files;	/* files taken from the SQLite cache */
-	uint64_t pending;	/* files waiting for or being hashed */
-	uint64_t scans;		/* completed scans of the folder */
+	uint64_t files;         /* files currently listed (hashed) */
+	uint64_t bytes;         /* their total size */
+	uint64_t hashed_files;  /* files hashed since start (not cache hits) */
+	uint64_t hashed_bytes;  /* bytes read for hashing since start */
+	uint64_t cached_files;  /* files taken from the SQLite cache */
+	uint64_t pending;       /* files waiting for or being hashed */
+	uint64_t scans;         /* completed scans of the folder */
 	uint64_t name_too_long; /* listed files whose name exceeds 100 bytes */
-	uint64_t errors;	/* files that could not be read */
+	uint64_t errors;        /* files that could not be read */
 };
 
 /*
@@ -74,8 +74,8 @@ struct library_stats {
  * outlive the library). Creates its table if needed. Does not scan yet.
  * Returns NULL (logged) if the folder or the table cannot be used.
  */
-struct library *library_new(uv_loop_t *loop, struct sqlite3 *db,
-    const struct library_opts *opts);
+struct library *library_new(
+    uv_loop_t *loop, struct sqlite3 *db, const struct library_opts *opts);
 
 /* Start the first scan, the watchers and the rescan timer. 0 or < 0. */
 int library_start(struct library *lib);

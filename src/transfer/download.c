@@ -24,10 +24,10 @@
 #include "warren/error.h"
 #include "wire/course.h"
 
-#define DOWNLOAD_BUF_LEN (1024 * 1024) /* per write job */
-#define DOWNLOAD_RCAP (256 * 1024)     /* socket read buffer */
-#define DOWNLOAD_SENTENCE_MAX 200      /* course.md §2.7 item 3 */
-#define DOWNLOAD_NAME_TRIES 1000
+#define DOWNLOAD_BUF_LEN      (1024 * 1024) /* per write job */
+#define DOWNLOAD_RCAP         (256 * 1024)  /* socket read buffer */
+#define DOWNLOAD_SENTENCE_MAX 200           /* course.md §2.7 item 3 */
+#define DOWNLOAD_NAME_TRIES   1000
 
 enum download_job {
 	JOB_NONE,
@@ -41,8 +41,8 @@ struct download {
 	struct downloader *dl;
 	uint64_t id;
 	char md5[COURSE_MD5_LEN + 1];
-	char *name;	  /* sanitised local name, owned */
-	char *dir;	  /* owned */
+	char *name;       /* sanitised local name, owned */
+	char *dir;        /* owned */
 	char *part_path;  /* owned, once created */
 	char *final_path; /* owned, once renamed */
 	enum download_state state;
@@ -56,34 +56,34 @@ struct download {
 	struct dial *dial;
 	struct conn *c;
 	struct course_chunks parser;
-	int in_sentence;      /* reply was not ARET: collecting the text */
+	int in_sentence; /* reply was not ARET: collecting the text */
 	char sentence[DOWNLOAD_SENTENCE_MAX + 1];
 	size_t sentence_len;
 
 	int fd;
-	struct hash md5ctx;   /* touched only by jobs, one at a time */
-	uint8_t *pend;	      /* bytes waiting for the next write job */
+	struct hash md5ctx; /* touched only by jobs, one at a time */
+	uint8_t *pend;      /* bytes waiting for the next write job */
 	size_t pend_len;
-	uint8_t *wbuf;	      /* bytes the job in flight writes */
+	uint8_t *wbuf; /* bytes the job in flight writes */
 	size_t wlen;
-	uint64_t woff;	      /* file offset of the next write */
+	uint64_t woff;         /* file offset of the next write */
 	enum download_job job; /* in flight, or JOB_NONE */
 	int job_err;
-	int md5_ok;	      /* result of JOB_FINALIZE */
-	int keep_bad;	      /* JOB_DISCARD: keep aside instead of delete */
+	int md5_ok;   /* result of JOB_FINALIZE */
+	int keep_bad; /* JOB_DISCARD: keep aside instead of delete */
 	uv_work_t work;
 
-	uint64_t received;    /* data bytes off the network */
-	uint64_t written;     /* data bytes on disk */
-	uint64_t size;	      /* exact once the last chunk is in */
-	uint64_t size_hint;   /* estimate from #chunk until then */
+	uint64_t received;  /* data bytes off the network */
+	uint64_t written;   /* data bytes on disk */
+	uint64_t size;      /* exact once the last chunk is in */
+	uint64_t size_hint; /* estimate from #chunk until then */
 	int size_known;
 	double rate;
-	uint64_t rate_bytes;  /* written at the last progress tick */
+	uint64_t rate_bytes; /* written at the last progress tick */
 	uint64_t rate_ms;
-	uint64_t reported;    /* written at the last progress event */
-	int finished;	      /* DONE or FAILED reported */
-	int freeing;	      /* manager is going away */
+	uint64_t reported; /* written at the last progress event */
+	int finished;      /* DONE or FAILED reported */
+	int freeing;       /* manager is going away */
 
 	struct download *next;
 };
@@ -145,8 +145,8 @@ download_emit(struct download *d, enum download_event ev)
 
 /* "dir/base (i)ext" where ext starts at the last '.' that is not first. */
 static char *
-download_candidate(const char *dir, const char *name, unsigned i,
-    const char *suffix)
+download_candidate(
+    const char *dir, const char *name, unsigned i, const char *suffix)
 {
 	const char *dot = strrchr(name, '.');
 	size_t stem;
@@ -156,8 +156,8 @@ download_candidate(const char *dir, const char *name, unsigned i,
 	if (dot == NULL || dot == name)
 		dot = name + strlen(name);
 	stem = (size_t)(dot - name);
-	return xasprintf("%s/%.*s (%u)%s%s", dir, (int)stem, name, i, dot,
-	    suffix);
+	return xasprintf(
+	    "%s/%.*s (%u)%s%s", dir, (int)stem, name, i, dot, suffix);
 }
 
 /* ---- thread-pool jobs ------------------------------------------------ */
@@ -171,8 +171,8 @@ download_job_work(uv_work_t *w)
 	switch (d->job) {
 	case JOB_CREATE:
 		for (unsigned i = 0; i < DOWNLOAD_NAME_TRIES; i++) {
-			char *p = download_candidate(d->dir, d->name, i,
-			    ".part");
+			char *p = download_candidate(
+			    d->dir, d->name, i, ".part");
 
 			d->fd = open(p,
 			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -249,8 +249,8 @@ download_job_work(uv_work_t *w)
 			char *base = xasprintf("%s.bad", d->name);
 
 			for (unsigned i = 0; i < DOWNLOAD_NAME_TRIES; i++) {
-				char *p = download_candidate(d->dir, base, i,
-				    ".part");
+				char *p = download_candidate(
+				    d->dir, base, i, ".part");
 
 				if (link(d->part_path, p) == 0) {
 					unlink(d->part_path);
@@ -304,8 +304,7 @@ download_close_conn(struct download *d)
 }
 
 /* Fail for good: close the source, discard the file once jobs are done. */
-static void
-download_fail(struct download *d, int err, const char *fmt, ...)
+static void download_fail(struct download *d, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -476,8 +475,10 @@ download_read(struct conn *c)
 			     i++) {
 				uint8_t ch = c->rbuf[i];
 
-				d->sentence[d->sentence_len++] =
-				    ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+				d->sentence[d->sentence_len++] = ch >= 0x20 &&
+					ch < 0x7f
+				    ? (char)ch
+				    : '?';
 			}
 			d->sentence[d->sentence_len] = '\0';
 			conn_consume(c, c->rlen);
@@ -494,8 +495,7 @@ download_read(struct conn *c)
 		if (n < 0) {
 			download_fail(d, n,
 			    "%s sent a malformed ARET (%s) after %llu bytes",
-			    d->sources[d->cur_source].label,
-			    warren_strerror(n),
+			    d->sources[d->cur_source].label, warren_strerror(n),
 			    (unsigned long long)d->received);
 			return;
 		}
@@ -579,8 +579,8 @@ download_dialed(void *arg, struct conn *c, int status)
 	if (status != 0) {
 		s->err = status;
 		d->err = status;
-		snprintf(d->message, sizeof(d->message),
-		    "cannot reach %s: %s", s->label, uv_strerror(status));
+		snprintf(d->message, sizeof(d->message), "cannot reach %s: %s",
+		    s->label, uv_strerror(status));
 		d->cur_source++;
 		download_next_source(d);
 		return;
@@ -616,16 +616,16 @@ download_next_source(struct download *d)
 	if (d->state == DOWNLOAD_FAILED)
 		return;
 	if (d->received > 0 || d->pend_len > 0 || d->written > 0) {
-		download_fail(d, d->err ? d->err : WARREN_ECLOSED, "%s",
-		    d->message);
+		download_fail(
+		    d, d->err ? d->err : WARREN_ECLOSED, "%s", d->message);
 		return;
 	}
 	if (d->cur_source >= d->nsources) {
 		if (d->message[0] == '\0')
 			snprintf(d->message, sizeof(d->message),
 			    "no source for %s", d->md5);
-		download_fail(d, d->err ? d->err : WARREN_ENOTFOUND, "%s",
-		    d->message);
+		download_fail(
+		    d, d->err ? d->err : WARREN_ENOTFOUND, "%s", d->message);
 		return;
 	}
 	s = &d->sources[d->cur_source];
@@ -714,12 +714,13 @@ downloader_new(uv_loop_t *loop, const struct download_opts *opts)
 		dl->opts.progress_ms = 250;
 	dl->opts.dial.rcap = DOWNLOAD_RCAP;
 	if (opts->dial.bind4 != NULL) {
-		memcpy(&dl->bind4, opts->dial.bind4, sizeof(struct sockaddr_in));
+		memcpy(
+		    &dl->bind4, opts->dial.bind4, sizeof(struct sockaddr_in));
 		dl->opts.dial.bind4 = (struct sockaddr *)&dl->bind4;
 	}
 	if (opts->dial.bind6 != NULL) {
-		memcpy(&dl->bind6, opts->dial.bind6,
-		    sizeof(struct sockaddr_in6));
+		memcpy(
+		    &dl->bind6, opts->dial.bind6, sizeof(struct sockaddr_in6));
 		dl->opts.dial.bind6 = (struct sockaddr *)&dl->bind6;
 	}
 	dl->next_id = 1;
@@ -741,8 +742,8 @@ downloader_set_cb(struct downloader *dl, download_cb cb, void *arg)
 
 int
 download_start(struct downloader *dl, const char *md5, const char *name,
-    const char *dir, const struct download_source *sources,
-    unsigned nsources, struct download **out)
+    const char *dir, const struct download_source *sources, unsigned nsources,
+    struct download **out)
 {
 	char clean[COURSE_NAME_LEN * 4 + 1];
 	char lmd5[COURSE_MD5_LEN + 1];
@@ -750,8 +751,7 @@ download_start(struct downloader *dl, const char *md5, const char *name,
 	struct stat st;
 	int n;
 
-	if (strlen(md5) != COURSE_MD5_LEN ||
-	    course_md5_parse(md5, lmd5) != 0)
+	if (strlen(md5) != COURSE_MD5_LEN || course_md5_parse(md5, lmd5) != 0)
 		return WARREN_EFIELD;
 	if (nsources == 0)
 		return WARREN_EEMPTY;
@@ -759,9 +759,9 @@ download_start(struct downloader *dl, const char *md5, const char *name,
 		return -ENOTDIR;
 	if (name == NULL)
 		name = "";
-	n = course_name_sanitize(name, strlen(name) < COURSE_NAME_LEN * 4 ?
-		strlen(name) :
-		COURSE_NAME_LEN * 4,
+	n = course_name_sanitize(name,
+	    strlen(name) < COURSE_NAME_LEN * 4 ? strlen(name)
+					       : COURSE_NAME_LEN * 4,
 	    lmd5, clean, sizeof(clean));
 	if (n < 0)
 		return n;
@@ -773,8 +773,8 @@ download_start(struct downloader *dl, const char *md5, const char *name,
 	d->name = xstrdup(clean);
 	d->dir = xstrdup(dir);
 	d->fd = -1;
-	d->nsources = nsources < DOWNLOAD_MAX_SOURCES ? nsources :
-							DOWNLOAD_MAX_SOURCES;
+	d->nsources = nsources < DOWNLOAD_MAX_SOURCES ? nsources
+						      : DOWNLOAD_MAX_SOURCES;
 	memcpy(d->sources, sources, d->nsources * sizeof(sources[0]));
 	d->pend = xmalloc(DOWNLOAD_BUF_LEN);
 	d->wbuf = xmalloc(DOWNLOAD_BUF_LEN);
@@ -795,9 +795,9 @@ download_info(const struct download *d, struct download_info *out)
 	out->id = d->id;
 	out->md5 = d->md5;
 	out->name = d->name;
-	out->path = d->final_path ? d->final_path :
-		    d->part_path  ? d->part_path :
-				    "";
+	out->path = d->final_path ? d->final_path
+	    : d->part_path        ? d->part_path
+				  : "";
 	out->state = d->state;
 	out->size = d->size_known ? d->size : d->size_hint;
 	out->size_known = d->size_known;
@@ -806,9 +806,9 @@ download_info(const struct download *d, struct download_info *out)
 		out->bytes = d->size;
 	out->rate = d->rate;
 	out->nsources = d->nsources;
-	out->source = d->cur_source < d->nsources ?
-	    d->sources[d->cur_source].label :
-	    "";
+	out->source = d->cur_source < d->nsources
+	    ? d->sources[d->cur_source].label
+	    : "";
 	out->err = d->err;
 	out->message = d->message;
 }
@@ -829,8 +829,8 @@ download_find(struct downloader *dl, uint64_t id)
 }
 
 void
-downloader_foreach(struct downloader *dl,
-    void (*fn)(void *arg, struct download *d), void *arg)
+downloader_foreach(
+    struct downloader *dl, void (*fn)(void *arg, struct download *d), void *arg)
 {
 	for (struct download *d = dl->list; d != NULL; d = d->next)
 		fn(arg, d);

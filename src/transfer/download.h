@@ -27,7 +27,7 @@ enum download_state {
 	DOWNLOAD_CONNECTING, /* dialing a source */
 	DOWNLOAD_RECEIVING,  /* reading ARET */
 	DOWNLOAD_VERIFYING,  /* last writes, MD5 check, rename */
-	DOWNLOAD_DONE,	     /* verified and renamed */
+	DOWNLOAD_DONE,       /* verified and renamed */
 	DOWNLOAD_FAILED,     /* see err and message */
 };
 
@@ -44,37 +44,37 @@ struct download_source {
 	struct sockaddr_storage addrs[DIAL_MAX_ADDRS]; /* tried in order */
 	unsigned naddrs;
 	char label[ADDR_STRLEN]; /* how the user named it */
-	int err;		 /* last failure with this source, or 0 */
+	int err;                 /* last failure with this source, or 0 */
 };
 
 /* A snapshot for status and events; strings are borrowed from d. */
 struct download_info {
 	uint64_t id;
 	const char *md5;
-	const char *name;	 /* sanitised local name */
-	const char *path;	 /* final path once DONE, else the .part */
+	const char *name; /* sanitised local name */
+	const char *path; /* final path once DONE, else the .part */
 	enum download_state state;
-	uint64_t size;		 /* exact once known (0 for unknown) */
+	uint64_t size; /* exact once known (0 for unknown) */
 	int size_known;
-	uint64_t bytes;		 /* verified-or-written bytes so far */
-	double rate;		 /* bytes per second, smoothed */
+	uint64_t bytes; /* verified-or-written bytes so far */
+	double rate;    /* bytes per second, smoothed */
 	unsigned nsources;
-	const char *source;	 /* source in use, or "" */
-	int err;		 /* when FAILED */
-	const char *message;	 /* human explanation when FAILED */
+	const char *source;  /* source in use, or "" */
+	int err;             /* when FAILED */
+	const char *message; /* human explanation when FAILED */
 };
 
-typedef void (*download_cb)(void *arg, struct download *d,
-    enum download_event ev);
+typedef void (*download_cb)(
+    void *arg, struct download *d, enum download_event ev);
 
 struct download_opts {
-	struct dial_opts dial;	 /* connect deadline, source binding */
-	uint64_t idle_ms;	 /* transfer idle deadline; 0 = 30000 */
-	uint64_t progress_ms;	 /* progress event period; 0 = 250 */
+	struct dial_opts dial; /* connect deadline, source binding */
+	uint64_t idle_ms;      /* transfer idle deadline; 0 = 30000 */
+	uint64_t progress_ms;  /* progress event period; 0 = 250 */
 };
 
-struct downloader *downloader_new(uv_loop_t *loop,
-    const struct download_opts *opts);
+struct downloader *
+downloader_new(uv_loop_t *loop, const struct download_opts *opts);
 
 /* Every download's events go to cb (one subscriber: the node). */
 void downloader_set_cb(struct downloader *dl, download_cb cb, void *arg);
@@ -86,8 +86,8 @@ void downloader_set_cb(struct downloader *dl, download_cb cb, void *arg);
  * WARREN_E code or -errno for invalid arguments.
  */
 int download_start(struct downloader *dl, const char *md5, const char *name,
-    const char *dir, const struct download_source *sources,
-    unsigned nsources, struct download **out);
+    const char *dir, const struct download_source *sources, unsigned nsources,
+    struct download **out);
 
 void download_info(const struct download *d, struct download_info *out);
 uint64_t download_id(const struct download *d);

@@ -29,37 +29,37 @@ struct upbuf {
 	enum upbuf_state state;
 	struct upload *up;
 	uv_work_t work;
-	uint32_t part;	   /* part number being read/written */
-	uint64_t off;	   /* file offset of data[0] */
-	size_t len;	   /* bytes of data */
-	int err;	   /* result of the read job */
-	uint8_t *data;	   /* HASH_PART_LEN bytes */
-	char *hdrs;	   /* chunk headers, 5 bytes each (+ reply head) */
-	uv_buf_t *iov;	   /* interleaved headers and data */
+	uint32_t part; /* part number being read/written */
+	uint64_t off;  /* file offset of data[0] */
+	size_t len;    /* bytes of data */
+	int err;       /* result of the read job */
+	uint8_t *data; /* HASH_PART_LEN bytes */
+	char *hdrs;    /* chunk headers, 5 bytes each (+ reply head) */
+	uv_buf_t *iov; /* interleaved headers and data */
 	unsigned niov;
 };
 
 struct upload {
 	struct uploader *u;
-	struct conn *c;		 /* NULL once closed */
-	struct library_file *f;	 /* own reference */
-	enum course_kind kind;	 /* COURSE_ARET or COURSE_AREP */
-	int fd;			 /* opened by the first read job */
-	uint64_t range_start;	 /* first file byte sent */
-	uint64_t range_end;	 /* one past the last */
-	uint64_t chunk_base;	 /* chunk boundaries are chunk_base + k·C */
-	unsigned chunk;		 /* C */
-	unsigned long nchunk;	 /* for the reply head */
-	uint32_t next_part;	 /* next part to read */
-	uint32_t end_part;	 /* one past the last part to send */
-	uint32_t parts_total;	 /* parts in this reply */
+	struct conn *c;         /* NULL once closed */
+	struct library_file *f; /* own reference */
+	enum course_kind kind;  /* COURSE_ARET or COURSE_AREP */
+	int fd;                 /* opened by the first read job */
+	uint64_t range_start;   /* first file byte sent */
+	uint64_t range_end;     /* one past the last */
+	uint64_t chunk_base;    /* chunk boundaries are chunk_base + k·C */
+	unsigned chunk;         /* C */
+	unsigned long nchunk;   /* for the reply head */
+	uint32_t next_part;     /* next part to read */
+	uint32_t end_part;      /* one past the last part to send */
+	uint32_t parts_total;   /* parts in this reply */
 	uint32_t parts_written;
-	unsigned jobs;		 /* read jobs in flight (0 or 1) */
-	unsigned writes;	 /* writes in flight */
+	unsigned jobs;   /* read jobs in flight (0 or 1) */
+	unsigned writes; /* writes in flight */
 	int head_sent;
-	int failed;		 /* stop reading; finish when idle */
-	int completed;		 /* every byte of the reply was written */
-	uint64_t sent;		 /* data bytes written */
+	int failed;    /* stop reading; finish when idle */
+	int completed; /* every byte of the reply was written */
+	uint64_t sent; /* data bytes written */
 	struct upbuf bufs[UPLOAD_NBUF];
 	struct upload *next, *prev;
 };
@@ -70,7 +70,7 @@ struct uploader {
 	struct upload_opts opts;
 	struct upload_stats stats;
 	struct upload *list; /* active uploads */
-	int dead;	     /* upload_free() called */
+	int dead;            /* upload_free() called */
 };
 
 static void upload_pump(struct upload *up);
@@ -165,7 +165,8 @@ upbuf_read_work(uv_work_t *w)
 			b->err = errno == ENOENT ? WARREN_ECHANGED : -errno;
 			return;
 		}
-		if (fstat(up->fd, &st) != 0 || (uint64_t)st.st_size != f->size ||
+		if (fstat(up->fd, &st) != 0 ||
+		    (uint64_t)st.st_size != f->size ||
 		    (int64_t)st.st_mtim.tv_sec * 1000000000 +
 			    st.st_mtim.tv_nsec !=
 			f->mtime_ns) {
@@ -173,11 +174,11 @@ upbuf_read_work(uv_work_t *w)
 			return;
 		}
 	}
-	plen = (size_t)(f->size - pstart < HASH_PART_LEN ? f->size - pstart :
-							   HASH_PART_LEN);
+	plen = (size_t)(f->size - pstart < HASH_PART_LEN ? f->size - pstart
+							 : HASH_PART_LEN);
 	while (got < plen) {
-		ssize_t n = pread(up->fd, b->data + got, plen - got,
-		    (off_t)(pstart + got));
+		ssize_t n = pread(
+		    up->fd, b->data + got, plen - got, (off_t)(pstart + got));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -210,8 +211,8 @@ upbuf_layout(struct upload *up, struct upbuf *b)
 	unsigned n = 0;
 
 	if (!up->head_sent) {
-		course_encode_chunks_head(up->kind, up->nchunk, h,
-		    COURSE_CHUNKS_HEAD_LEN);
+		course_encode_chunks_head(
+		    up->kind, up->nchunk, h, COURSE_CHUNKS_HEAD_LEN);
 		b->iov[n++] = uv_buf_init(h, COURSE_CHUNKS_HEAD_LEN);
 		h += COURSE_CHUNKS_HEAD_LEN;
 		up->head_sent = 1;
@@ -222,12 +223,12 @@ upbuf_layout(struct upload *up, struct upbuf *b)
 		uint64_t seg_end = pos + (up->chunk - in_chunk);
 
 		if (in_chunk == 0) {
-			uint64_t clen = up->range_end - pos < up->chunk ?
-			    up->range_end - pos :
-			    up->chunk;
+			uint64_t clen = up->range_end - pos < up->chunk
+			    ? up->range_end - pos
+			    : up->chunk;
 
-			course_encode_chunk_len((unsigned)clen, h,
-			    COURSE_CHUNK_LEN_LEN);
+			course_encode_chunk_len(
+			    (unsigned)clen, h, COURSE_CHUNK_LEN_LEN);
 			b->iov[n++] = uv_buf_init(h, COURSE_CHUNK_LEN_LEN);
 			h += COURSE_CHUNK_LEN_LEN;
 		}
@@ -250,9 +251,9 @@ upbuf_apply_faults(struct upload *up, struct upbuf *b)
 		b->data[b->len / 2] ^= 0x5a;
 	if (fl->close_after >= 0 &&
 	    up->sent + b->len > (uint64_t)fl->close_after) {
-		uint64_t keep = (uint64_t)fl->close_after > up->sent ?
-		    (uint64_t)fl->close_after - up->sent :
-		    0;
+		uint64_t keep = (uint64_t)fl->close_after > up->sent
+		    ? (uint64_t)fl->close_after - up->sent
+		    : 0;
 
 		b->len = (size_t)keep;
 		up->failed = 1; /* close once this much is out */
@@ -332,8 +333,8 @@ upbuf_read_done(uv_work_t *w, int status)
 	}
 	if (up->u->opts.faults.stall && up->head_sent == 0) {
 		/* Test fault: send the head only and never the data. */
-		course_encode_chunks_head(up->kind, up->nchunk, b->hdrs,
-		    COURSE_CHUNKS_HEAD_LEN);
+		course_encode_chunks_head(
+		    up->kind, up->nchunk, b->hdrs, COURSE_CHUNKS_HEAD_LEN);
 		up->head_sent = 1;
 		up->failed = 1;
 		conn_write_copy(up->c, b->hdrs, COURSE_CHUNKS_HEAD_LEN);
@@ -387,8 +388,8 @@ upload_refuse(struct conn *c, const char *sentence)
 }
 
 static void
-upload_send_hash(struct uploader *u, struct conn *c,
-    const struct library_file *f)
+upload_send_hash(
+    struct uploader *u, struct conn *c, const struct library_file *f)
 {
 	size_t len = COURSE_AHAS_HEAD_LEN + (size_t)f->nparts * COURSE_SHA1_LEN;
 	char *buf;
@@ -400,8 +401,8 @@ upload_send_hash(struct uploader *u, struct conn *c,
 		return;
 	}
 	buf = xmalloc(len);
-	off = (size_t)course_encode_ahas_head(f->size, HASH_PART_LEN, f->nparts,
-	    buf, len);
+	off = (size_t)course_encode_ahas_head(
+	    f->size, HASH_PART_LEN, f->nparts, buf, len);
 	for (uint32_t i = 0; i < f->nparts; i++)
 		off += (size_t)course_encode_ahas_part(
 		    f->parts + (size_t)i * HASH_SHA1_LEN, buf + off, len - off);
@@ -419,8 +420,8 @@ upload_discard(struct conn *c)
 }
 
 static void
-upload_start(struct uploader *u, struct conn *c,
-    const struct library_file *f, const struct course_msg *m)
+upload_start(struct uploader *u, struct conn *c, const struct library_file *f,
+    const struct course_msg *m)
 {
 	struct upload *up = xcalloc(1, sizeof(*up));
 	unsigned max_hdrs;
@@ -438,16 +439,16 @@ upload_start(struct uploader *u, struct conn *c,
 		up->chunk_base = 0;
 		up->next_part = 0;
 		up->end_part = f->nparts;
-		err = course_chunk_plan(f->size, u->opts.chunk, &up->chunk,
-		    &up->nchunk);
+		err = course_chunk_plan(
+		    f->size, u->opts.chunk, &up->chunk, &up->nchunk);
 	} else {
 		uint64_t start = (uint64_t)m->partnum * HASH_PART_LEN;
 
 		up->kind = COURSE_AREP;
 		up->range_start = start;
-		up->range_end = f->size - start < HASH_PART_LEN ?
-		    f->size :
-		    start + HASH_PART_LEN;
+		up->range_end = f->size - start < HASH_PART_LEN
+		    ? f->size
+		    : start + HASH_PART_LEN;
 		up->chunk_base = start;
 		up->next_part = (uint32_t)m->partnum;
 		up->end_part = up->next_part + 1;

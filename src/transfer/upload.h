@@ -28,36 +28,36 @@ struct uploader;
  * when every listening address of the node is a loopback address.
  */
 struct upload_faults {
-	int64_t corrupt_part;	/* flip a byte of this part; -1 = off */
-	int64_t close_after;	/* close after this many data bytes; -1 = off */
-	int stall;		/* send the header, then nothing */
+	int64_t corrupt_part; /* flip a byte of this part; -1 = off */
+	int64_t close_after;  /* close after this many data bytes; -1 = off */
+	int stall;            /* send the header, then nothing */
 };
 
 struct upload_opts {
-	unsigned slots;		/* concurrent uploads; 0 = 16 */
-	unsigned chunk;		/* Lenchunk; 0 = 4096 */
-	uint64_t idle_ms;	/* transfer idle deadline; 0 = 30000 */
+	unsigned slots;   /* concurrent uploads; 0 = 16 */
+	unsigned chunk;   /* Lenchunk; 0 = 4096 */
+	uint64_t idle_ms; /* transfer idle deadline; 0 = 30000 */
 	struct upload_faults faults;
 };
 
 struct upload_stats {
-	uint64_t started;	/* uploads begun (RETR + RETP) */
-	uint64_t completed;	/* uploads whose last byte was written */
-	uint64_t failed;	/* aborted: peer gone, I/O error, change */
-	uint64_t active;	/* uploads in progress */
-	uint64_t hash_served;	/* AHAS replies */
-	uint64_t not_found;	/* unknown md5 or part */
-	uint64_t busy;		/* refused for want of a slot */
-	uint64_t changed;	/* stopped because the file changed on disk */
-	uint64_t bytes;		/* file bytes written to sockets */
+	uint64_t started;     /* uploads begun (RETR + RETP) */
+	uint64_t completed;   /* uploads whose last byte was written */
+	uint64_t failed;      /* aborted: peer gone, I/O error, change */
+	uint64_t active;      /* uploads in progress */
+	uint64_t hash_served; /* AHAS replies */
+	uint64_t not_found;   /* unknown md5 or part */
+	uint64_t busy;        /* refused for want of a slot */
+	uint64_t changed;     /* stopped because the file changed on disk */
+	uint64_t bytes;       /* file bytes written to sockets */
 };
 
-struct uploader *upload_new(uv_loop_t *loop, struct library *lib,
-    const struct upload_opts *opts);
+struct uploader *upload_new(
+    uv_loop_t *loop, struct library *lib, const struct upload_opts *opts);
 
 /* Serve a decoded RETR, RETP or HASH on c; takes ownership of c. */
-void upload_handle(struct uploader *u, struct conn *c,
-    const struct course_msg *m);
+void
+upload_handle(struct uploader *u, struct conn *c, const struct course_msg *m);
 
 void upload_stats(const struct uploader *u, struct upload_stats *out);
 

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#define CTL_PROTO 1
+#define CTL_PROTO    1
 #define CTL_LINE_MAX 65536 /* longest accepted line, newline included */
 
 /*

@@ -20,8 +20,8 @@ test_line_complete(void **state)
 	(void)state;
 	assert_int_equal(ctl_line_next(buf, strlen(buf), CTL_LINE_MAX), 16);
 	/* the second line is incomplete */
-	assert_int_equal(ctl_line_next(buf + 16, strlen(buf) - 16, CTL_LINE_MAX),
-	    0);
+	assert_int_equal(
+	    ctl_line_next(buf + 16, strlen(buf) - 16, CTL_LINE_MAX), 0);
 }
 
 static void
@@ -62,22 +62,22 @@ test_line_too_long(void **state)
 static void
 test_line_nul(void **state)
 {
-	const char buf[] = { '{', '\0', '}', '\n' };
+	const char buf[] = {'{', '\0', '}', '\n'};
 
 	(void)state;
-	assert_int_equal(ctl_line_next(buf, sizeof(buf), CTL_LINE_MAX),
-	    WARREN_EFIELD);
+	assert_int_equal(
+	    ctl_line_next(buf, sizeof(buf), CTL_LINE_MAX), WARREN_EFIELD);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_line_complete),
-		cmocka_unit_test(test_line_prefixes_need_more),
-		cmocka_unit_test(test_line_empty),
-		cmocka_unit_test(test_line_too_long),
-		cmocka_unit_test(test_line_nul),
+	    cmocka_unit_test(test_line_complete),
+	    cmocka_unit_test(test_line_prefixes_need_more),
+	    cmocka_unit_test(test_line_empty),
+	    cmocka_unit_test(test_line_too_long),
+	    cmocka_unit_test(test_line_nul),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,7 +73,8 @@ check_file(size_t size)
 	uint8_t *buf = malloc(size ? size : 1);
 	uint8_t d[HASH_SHA1_LEN];
 	char hex[2 * HASH_SHA1_LEN + 1];
-	uint32_t nparts = (uint32_t)((size + HASH_PART_LEN - 1) / HASH_PART_LEN);
+	uint32_t nparts = (uint32_t)((size + HASH_PART_LEN - 1) /
+	    HASH_PART_LEN);
 	int fd = mkstemp(path);
 
 	assert_true(fd >= 0);
@@ -93,12 +94,12 @@ check_file(size_t size)
 	assert_int_equal(r.nparts, nparts);
 	for (uint32_t p = 0; p < nparts; p++) {
 		size_t off = (size_t)p * HASH_PART_LEN;
-		size_t len = size - off < HASH_PART_LEN ? size - off :
-							  HASH_PART_LEN;
+		size_t len = size - off < HASH_PART_LEN ? size - off
+							: HASH_PART_LEN;
 
 		hash_sha1(buf + off, len, d);
-		assert_memory_equal(r.parts + (size_t)p * HASH_SHA1_LEN, d,
-		    HASH_SHA1_LEN);
+		assert_memory_equal(
+		    r.parts + (size_t)p * HASH_SHA1_LEN, d, HASH_SHA1_LEN);
 	}
 	free(r.parts);
 	free(buf);
@@ -108,9 +109,9 @@ check_file(size_t size)
 static void
 test_file_sizes(void **state)
 {
-	static const size_t sizes[] = { 0, 1, 4095, 4096, 4097,
-		HASH_PART_LEN - 1, HASH_PART_LEN, HASH_PART_LEN + 1, 600000,
-		4 * 1024 * 1024 + 17 };
+	static const size_t sizes[] = {0, 1, 4095, 4096, 4097,
+	    HASH_PART_LEN - 1, HASH_PART_LEN, HASH_PART_LEN + 1, 600000,
+	    4 * 1024 * 1024 + 17};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
@@ -145,12 +146,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors),
-		cmocka_unit_test(test_incremental_equals_oneshot),
-		cmocka_unit_test(test_unhex),
-		cmocka_unit_test(test_file_sizes),
-		cmocka_unit_test(test_file_missing),
-		cmocka_unit_test(test_file_cancel),
+	    cmocka_unit_test(test_vectors),
+	    cmocka_unit_test(test_incremental_equals_oneshot),
+	    cmocka_unit_test(test_unhex),
+	    cmocka_unit_test(test_file_sizes),
+	    cmocka_unit_test(test_file_missing),
+	    cmocka_unit_test(test_file_cancel),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
