@@ -51,7 +51,7 @@ conn_handle_closed(uv_handle_t *h)
 		c->on_close(c, c->close_err);
 	if (c->on_free != NULL)
 		c->on_free(c->free_arg);
-	free(c->rbuf);
+	free(c->rbase);
 	free(c);
 }
 
@@ -62,7 +62,8 @@ conn_new(uv_loop_t *loop, size_t rcap)
 
 	c->loop = loop;
 	c->rcap = rcap;
-	c->rbuf = xmalloc(rcap);
+	c->rbase = xmalloc(rcap);
+	c->rbuf = c->rbase;
 	uv_tcp_init(loop, &c->tcp);
 	uv_timer_init(loop, &c->timer);
 	c->tcp.data = c;
@@ -76,9 +77,18 @@ conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
 	struct conn *c = h->data;
 
+	size_t used = (size_t)(c->rbuf - c->rbase) + c->rlen;
+
 	(void)suggested;
-	buf->base = (char *)c->rbuf + c->rlen;
-	buf->len = c->rcap - c->rlen;
+	/* Move unread bytes to the front only when the tail is short, so
+	 * consuming small frames from a large buffer stays linear. */
+	if (c->rbuf != c->rbase && c->rcap - used < c->rcap / 2) {
+		memmove(c->rbase, c->rbuf, c->rlen);
+		c->rbuf = c->rbase;
+		used = c->rlen;
+	}
+	buf->base = (char *)c->rbase + used;
+	buf->len = c->rcap - used;
 }
 
 static void
@@ -108,6 +118,8 @@ conn_read_cb_(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		c->on_read(c);
 	if (!c->closing && c->rlen == c->rcap && !c->paused)
 		conn_close(c, WARREN_ELENGTH);
+	/* (A full buffer that is not all unread bytes is compacted by the
+	 * next allocation.) */
 }
 
 static void
@@ -156,9 +168,10 @@ conn_consume(struct conn *c, size_t n)
 {
 	if (n >= c->rlen) {
 		c->rlen = 0;
+		c->rbuf = c->rbase;
 		return;
 	}
-	memmove(c->rbuf, c->rbuf + n, c->rlen - n);
+	c->rbuf += n;
 	c->rlen -= n;
 }
 
@@ -264,7 +277,7 @@ conn_drain_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread < 0)
 		conn_close(c, 0);
 	else
-		c->rlen = 0;
+		conn_consume(c, c->rlen + (size_t)nread);
 }
 
 static void
@@ -279,7 +292,7 @@ conn_shutdown_done(uv_shutdown_t *req, int status)
 		conn_close(c, 0);
 		return;
 	}
-	c->rlen = 0;
+	conn_consume(c, c->rlen);
 	c->on_read = NULL;
 	c->timeout_ms = CONN_LINGER_MS;
 	uv_timer_start(&c->timer, conn_timer_cb, CONN_LINGER_MS, 0);

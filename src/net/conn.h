@@ -43,9 +43,10 @@ struct conn {
 	int lingering;         /* reply sent, draining until the peer closes */
 	uint64_t timeout_ms;   /* idle deadline; 0 = none */
 
-	uint8_t *rbuf; /* read buffer, rcap bytes, owned */
-	size_t rlen;   /* bytes held */
-	size_t rcap;   /* hard maximum */
+	uint8_t *rbase; /* read buffer allocation, rcap bytes, owned */
+	uint8_t *rbuf;	/* unread bytes start here (inside rbase) */
+	size_t rlen;	/* unread bytes held */
+	size_t rcap;	/* hard maximum */
 
 	size_t wpending;   /* bytes queued in uv_write not yet done */
 	uint64_t rx_bytes; /* totals since connect */

@@ -183,3 +183,23 @@ def test_file_changed_during_upload_is_never_sent_mixed(net):
     new_md5 = hashlib.md5(open(path, "rb").read()).hexdigest()
     wait_until(lambda: any(f["md5"] == new_md5 for f in
                            n.call("share.ls")["result"]["files"]), 60, "rehash")
+
+
+def test_dual_stack_wildcard_serves_ipv4_and_ipv6(net):
+    """`[::]` is one dual-stack listener (course.md §2.4): peers that pick
+    IPv4 or IPv6 at random both reach the node."""
+    n, md5, data = shared(net, 9000, ip="::")
+    for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect((host, n.port))
+        s.sendall(b"RETR" + md5.encode())
+        out = bytearray()
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+        s.close()
+        body, _ = parse_chunked(b"ARET", bytes(out))
+        assert body == data
