@@ -44,9 +44,9 @@ struct conn {
 	uint64_t timeout_ms;   /* idle deadline; 0 = none */
 
 	uint8_t *rbase; /* read buffer allocation, rcap bytes, owned */
-	uint8_t *rbuf;	/* unread bytes start here (inside rbase) */
-	size_t rlen;	/* unread bytes held */
-	size_t rcap;	/* hard maximum */
+	uint8_t *rbuf;  /* unread bytes start here (inside rbase) */
+	size_t rlen;    /* unread bytes held */
+	size_t rcap;    /* hard maximum */
 
 	size_t wpending;   /* bytes queued in uv_write not yet done */
 	uint64_t rx_bytes; /* totals since connect */
