@@ -50,6 +50,9 @@ int cmd_status(int argc, char **argv);
 int cmd_share(int argc, char **argv);
 int cmd_downloads(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
 int cmd_help(int argc, char **argv);
 
 /* ---- client.c: the control socket --------------------------------------- */
@@ -90,7 +93,8 @@ void fmt_duration(double seconds, char *out, size_t cap);
 
 /* Draw one progress line on f (a terminal), replacing the previous one. */
 void progress_draw(FILE *f, const char *name, uint64_t bytes, uint64_t size,
-    int size_known, double rate, unsigned sources, const char *state);
+    int size_known, double rate, unsigned active, unsigned sources,
+    const char *state);
 /* End the progress line. */
 void progress_end(FILE *f);
 

@@ -9,8 +9,8 @@ cmd_downloads(int argc, char **argv)
 	const struct cli_cmd *self = cli_find("downloads");
 	const char *socket;
 	int json, first, rc;
-	json_t *r, *d;
-	size_t i;
+	json_t *r, *d, *s;
+	size_t i, j;
 
 	if ((rc = cli_common_opts(argc, argv, self, &json, &socket, &first)) >=
 	    0)
@@ -21,8 +21,8 @@ cmd_downloads(int argc, char **argv)
 	if (r == NULL)
 		return CLI_FAIL;
 	if (!json) {
-		printf("%4s %-10s %10s %10s %11s  %-24s %s\n", "ID", "STATE",
-		    "DONE", "SIZE", "SPEED", "SOURCE", "NAME");
+		printf("%4s %-10s %10s %10s %11s  %-7s %s\n", "ID", "STATE",
+		    "DONE", "SIZE", "SPEED", "SOURCES", "NAME");
 		json_array_foreach(json_object_get(r, "downloads"), i, d)
 		{
 			char done[32], size[32], rate[32];
@@ -36,17 +36,64 @@ cmd_downloads(int argc, char **argv)
 			fmt_bytes((uint64_t)json_real_value(
 				      json_object_get(d, "rate")),
 			    rate, sizeof(rate));
-			printf("%4lld %-10s %10s %10s %9s/s  %-24s %s\n",
+			printf("%4lld %-10s %10s %10s %9s/s  %3lld/%-3lld %s\n",
 			    (long long)json_integer_value(
 				json_object_get(d, "id")),
 			    json_string_value(json_object_get(d, "state")),
 			    done, size, rate,
-			    json_string_value(json_object_get(d, "source")),
+			    (long long)json_integer_value(
+				json_object_get(d, "active_sources")),
+			    (long long)json_integer_value(
+				json_object_get(d, "sources")),
 			    json_string_value(json_object_get(d, "name")));
 			if (json_object_get(d, "error") != NULL)
 				printf("     error: %s\n",
 				    json_string_value(
 					json_object_get(d, "error")));
+			if (json_object_get(d, "waiting_for") != NULL)
+				printf("     waiting: %s (retry in %.1f s)\n",
+				    json_string_value(
+					json_object_get(d, "waiting_for")),
+				    (double)json_integer_value(
+					json_object_get(d, "retry_in_ms")) /
+					1000.0);
+			printf("     parts %lld/%lld, fetched %lld bytes\n",
+			    (long long)json_integer_value(
+				json_object_get(d, "parts_done")),
+			    (long long)json_integer_value(
+				json_object_get(d, "parts")),
+			    (long long)json_integer_value(
+				json_object_get(d, "fetched")));
+			json_array_foreach(
+			    json_object_get(d, "source_list"), j, s)
+			{
+				char f[32], sr[32];
+
+				fmt_bytes((uint64_t)json_integer_value(
+					      json_object_get(s, "fetched")),
+				    f, sizeof(f));
+				fmt_bytes((uint64_t)json_real_value(
+					      json_object_get(s, "rate")),
+				    sr, sizeof(sr));
+				printf(
+				    "     %-24s %-8s %-7s %9s %9s/s rtt %lld "
+				    "ms, parts %lld ok %lld bad %s\n",
+				    json_string_value(
+					json_object_get(s, "label")),
+				    json_string_value(
+					json_object_get(s, "state")),
+				    json_string_value(
+					json_object_get(s, "protocol")),
+				    f, sr,
+				    (long long)json_integer_value(
+					json_object_get(s, "rtt_ms")),
+				    (long long)json_integer_value(
+					json_object_get(s, "good_parts")),
+				    (long long)json_integer_value(
+					json_object_get(s, "bad_parts")),
+				    json_string_value(
+					json_object_get(s, "error")));
+			}
 		}
 	}
 	json_decref(r);

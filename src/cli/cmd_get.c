@@ -71,7 +71,8 @@ get_resolve(const char *spec)
 }
 
 static int
-get_follow(struct client *cl, int id, int json, int tty, int background)
+get_follow(
+    struct client *cl, int id, int json, int tty, int background, int wait)
 {
 	int rc = CLI_FAIL;
 
@@ -105,8 +106,29 @@ get_follow(struct client *cl, int id, int json, int tty, int background)
 			    json_is_true(json_object_get(d, "size_known")),
 			    json_real_value(json_object_get(d, "rate")),
 			    (unsigned)json_integer_value(
+				json_object_get(d, "active_sources")),
+			    (unsigned)json_integer_value(
 				json_object_get(d, "sources")),
 			    json_string_value(json_object_get(d, "state")));
+		if (!wait && d != NULL &&
+		    !json_is_true(json_object_get(o, "done")) &&
+		    strcmp(json_string_value(json_object_get(d, "state")),
+			"waiting") == 0) {
+			long long did = json_integer_value(
+			    json_object_get(d, "id"));
+
+			if (!json && tty)
+				progress_end(stdout);
+			cli_err("no source works now (%s); the node keeps "
+				"retrying download %lld in the background: "
+				"'warren downloads' to follow, 'warren cancel "
+				"%lld' to stop it, or --wait to wait here",
+			    json_string_value(
+				json_object_get(d, "waiting_for")),
+			    did, did);
+			json_decref(o);
+			return CLI_FAIL;
+		}
 		if (json_is_true(json_object_get(o, "done"))) {
 			if (!json && tty)
 				progress_end(stdout);
@@ -150,6 +172,7 @@ cmd_get(int argc, char **argv)
 	    {"output", required_argument, NULL, 'o'},
 	    {"name", required_argument, NULL, 'n'},
 	    {"background", no_argument, NULL, 'b'},
+	    {"wait", no_argument, NULL, 'w'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"socket", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
@@ -158,7 +181,7 @@ cmd_get(int argc, char **argv)
 	const struct cli_cmd *self = cli_find("get");
 	const char *socket = NULL, *name = NULL, *md5;
 	char dir[PATH_MAX];
-	int c, json = 0, background = 0, id, rc;
+	int c, json = 0, background = 0, wait = 0, id, rc;
 	json_t *from = json_array(), *req;
 	struct client cl;
 
@@ -197,6 +220,9 @@ cmd_get(int argc, char **argv)
 		case 'b':
 			background = 1;
 			break;
+		case 'w':
+			wait = 1;
+			break;
 		case 'j':
 			json = 1;
 			break;
@@ -234,9 +260,10 @@ cmd_get(int argc, char **argv)
 	if (dir[0] != '\0')
 		json_object_set_new(req, "dir", json_string(dir));
 	id = client_send(&cl, req);
-	rc = id < 0 ? CLI_FAIL
-		    : get_follow(&cl, id, json,
-			  isatty(STDOUT_FILENO) && !background, background);
+	rc = id < 0
+	    ? CLI_FAIL
+	    : get_follow(&cl, id, json, isatty(STDOUT_FILENO) && !background,
+		  background, wait);
 	client_close(&cl);
 	return rc;
 }

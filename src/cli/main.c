@@ -33,8 +33,16 @@ static const char get_help[] =
     "  -o, --output DIR   save into DIR (default: the node's download_dir)\n"
     "  --name NAME        local file name (default: the MD5)\n"
     "  --background       return at once; follow with 'warren downloads'\n"
+    "  --wait             keep waiting while no source works (the node\n"
+    "                     retries with backoff); default: return with\n"
+    "                     status 1 and leave the download to the node\n"
     "  --json             print the node's events as JSON lines\n"
     "  -S, --socket PATH  control socket of the node\n"
+    "\n"
+    "Parts come from every source at once when they support warren's\n"
+    "HASH/RETP extensions (each part checked by SHA-1), else the whole\n"
+    "file comes by RETR from one source at a time. Interrupted downloads\n"
+    "resume when the node restarts.\n"
     "\n"
     "Shows a progress bar when stdout is a terminal, nothing otherwise.\n"
     "Exit status 0 when the file is saved with its MD5 verified.\n";
@@ -65,6 +73,25 @@ static const char stop_help[] =
     "\n"
     "  -S, --socket PATH  control socket of the node\n";
 
+static const char pause_help[] =
+    "Pause a download: requests in flight stop, verified parts stay on\n"
+    "disk, and the download stays paused across restarts until resumed.\n"
+    "\n"
+    "  --json             the node's reply\n"
+    "  -S, --socket PATH  control socket of the node\n";
+
+static const char resume_help[] =
+    "Resume a paused download (or retry a waiting one at once).\n"
+    "\n"
+    "  --json             the node's reply\n"
+    "  -S, --socket PATH  control socket of the node\n";
+
+static const char cancel_help[] =
+    "Cancel a download and delete its .part file.\n"
+    "\n"
+    "  --json             the node's reply\n"
+    "  -S, --socket PATH  control socket of the node\n";
+
 static const char help_help[] =
     "Without an argument, list the commands. With one, show its page.\n";
 
@@ -75,7 +102,7 @@ const struct cli_cmd cli_cmds[] = {
 	node_help},
     {"get", cmd_get, "download a file by MD5 and verify it",
 	"warren get MD5 --from HOST:PORT [--from ...] [-o DIR] [--name "
-	"NAME] [--background] [--json]",
+	"NAME] [--background] [--wait] [--json]",
 	get_help},
     {"status", cmd_status, "show the node's state", "warren status [--json]",
 	status_help},
@@ -83,6 +110,11 @@ const struct cli_cmd cli_cmds[] = {
 	share_help},
     {"downloads", cmd_downloads, "list downloads", "warren downloads [--json]",
 	downloads_help},
+    {"pause", cmd_pause, "pause a download", "warren pause ID", pause_help},
+    {"resume", cmd_resume, "resume a download", "warren resume ID",
+	resume_help},
+    {"cancel", cmd_cancel, "cancel a download", "warren cancel ID",
+	cancel_help},
     {"stop", cmd_stop, "stop the node", "warren stop", stop_help},
     {"help", cmd_help, "show help for a command", "warren help [COMMAND]",
 	help_help},

@@ -55,7 +55,8 @@ progress_width(FILE *f)
 
 void
 progress_draw(FILE *f, const char *name, uint64_t bytes, uint64_t size,
-    int size_known, double rate, unsigned sources, const char *state)
+    int size_known, double rate, unsigned active, unsigned sources,
+    const char *state)
 {
 	char done[32], total[32], speed[32], eta[32], line[512], bar[256];
 	int width = progress_width(f), barw, fill, pct;
@@ -79,9 +80,9 @@ progress_draw(FILE *f, const char *name, uint64_t bytes, uint64_t size,
 	memset(bar + fill, '.', (size_t)(barw - fill));
 	bar[barw] = '\0';
 	snprintf(line, sizeof(line),
-	    "%-14.14s [%s] %3d%% %9s/%s%s %9s/s ETA %s %u src %s", name, bar,
-	    pct, done, size_known ? "" : "~", total, speed, eta, sources,
-	    state);
+	    "%-14.14s [%s] %3d%% %9s/%s%s %9s/s ETA %s %u/%u src %s", name, bar,
+	    pct, done, size_known ? "" : "~", total, speed, eta, active,
+	    sources, state);
 	fprintf(f, "\r%-*.*s", width - 1, width - 1, line);
 	fflush(f);
 }

@@ -23,6 +23,14 @@ const struct config_key config_keys[] = {
     {"socket", "PATH",
 	"control socket (default $XDG_RUNTIME_DIR/warren/node.sock)"},
     {"upload_slots", "N", "concurrent uploads, beyond: Busy (default 16)"},
+    {"upload_queue", "N",
+	"requests waiting for an upload slot, beyond: Busy; 0 = no queue "
+	"(default 32)"},
+    {"upload_queue_timeout", "SECONDS",
+	"longest wait in the upload queue, then Busy; under 30 (default 20)"},
+    {"upload_rate", "BYTES",
+	"total upload rate per second, suffix K, M or G (KiB, MiB, GiB); "
+	"0 = unlimited, else at least 16K (default 0)"},
     {"chunk_size", "BYTES", "Lenchunk of ARET/AREP, 512-99999 (default 4096)"},
     {"max_connections", "N",
 	"simultaneous inbound connections per port "
@@ -33,6 +41,16 @@ const struct config_key config_keys[] = {
     {"request_timeout", "SECONDS", "accept to full request (default 10)"},
     {"idle_timeout", "SECONDS", "transfer idle deadline (default 30)"},
     {"connect_timeout", "SECONDS", "per address (default 5)"},
+    {"download_rate", "BYTES",
+	"global download rate, bytes/s with K/M/G suffixes (default 0: "
+	"unlimited)"},
+    {"parts_per_source", "N", "RETP requests in flight per source "
+			      "(default 2)"},
+    {"parts_in_flight", "N", "RETP requests in flight per download "
+			     "(default 8)"},
+    {"retry_min", "SECONDS", "first retry delay for a failed source "
+			     "(default 1; doubles up to retry_max)"},
+    {"retry_max", "SECONDS", "longest retry delay (default 60)"},
     {"hash_jobs", "N", "files hashed in parallel (default: CPU count)"},
     {"log_level", "LEVEL", "error, warn, info or debug (default info)"},
     {NULL, NULL, NULL},
@@ -70,12 +88,18 @@ config_defaults(struct node_config *cfg)
 	addr_parse("[::]:3000", 0, &cfg->listen[0]);
 	cfg->nlisten = 1;
 	cfg->upload_slots = 16;
+	cfg->upload_queue = 32;
+	cfg->upload_queue_timeout_ms = 20000;
 	cfg->chunk_size = 4096;
 	cfg->max_conns = 128;
 	cfg->rescan_ms = 60000;
 	cfg->request_timeout_ms = 10000;
 	cfg->idle_timeout_ms = 30000;
 	cfg->connect_timeout_ms = 5000;
+	cfg->parts_per_source = 2;
+	cfg->parts_in_flight = 8;
+	cfg->retry_min_ms = 1000;
+	cfg->retry_max_ms = 60000;
 	cfg->log_level = LOG_LEVEL_INFO;
 }
 
@@ -111,6 +135,50 @@ config_seconds(const char *value, uint64_t *out_ms)
 	*out_ms = (uint64_t)(v * 1000.0 + 0.5);
 	if (*out_ms == 0)
 		*out_ms = 1;
+	return 0;
+}
+
+/*
+ * A size in bytes with an optional binary suffix: "65536", "500K", "2M",
+ * "1G" (K, M, G = KiB, MiB, GiB; either case). For rates too (bytes per
+ * second). Returns 0, or -1 if value is not such a number or does not fit
+ * in 64 bits; the caller checks the range.
+ */
+static int
+config_bytes(const char *value, uint64_t *out)
+{
+	unsigned shift = 0;
+	char *end;
+	unsigned long long v;
+
+	if (value[0] < '0' || value[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(value, &end, 10);
+	if (errno != 0)
+		return -1;
+	switch (*end) {
+	case 'K':
+	case 'k':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end != '\0' || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
 	return 0;
 }
 
@@ -160,6 +228,36 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 		if (config_uint(value, 1, 4096, &v) != 0)
 			goto bad_range;
 		cfg->upload_slots = (unsigned)v;
+	} else if (strcmp(k, "upload_queue") == 0) {
+		if (config_uint(value, 0, 4096, &v) != 0)
+			goto bad_range;
+		cfg->upload_queue = (unsigned)v;
+	} else if (strcmp(k, "upload_queue_timeout") == 0) {
+		uint64_t ms;
+
+		/* A waiting downloader hears nothing until its slot comes:
+		 * answer Busy before its 30 s idle deadline (course.md §8). */
+		if (config_seconds(value, &ms) != 0 || ms >= 30000) {
+			snprintf(err, errlen,
+			    "%s: '%s' is not a number of seconds above 0 and "
+			    "under 30 (peers give up after 30 s of silence)",
+			    k, value);
+			return -1;
+		}
+		cfg->upload_queue_timeout_ms = ms;
+	} else if (strcmp(k, "upload_rate") == 0) {
+		uint64_t rate;
+
+		if (config_bytes(value, &rate) != 0 ||
+		    (rate != 0 && rate < 16384)) {
+			snprintf(err, errlen,
+			    "%s: '%s' is not a rate in bytes per second: 0 "
+			    "(unlimited) or at least 16K, suffix K, M or G "
+			    "(e.g. 500K, 2M)",
+			    k, value);
+			return -1;
+		}
+		cfg->upload_rate = rate;
 	} else if (strcmp(k, "chunk_size") == 0) {
 		if (config_uint(value, 512, 99999, &v) != 0)
 			goto bad_range;
@@ -168,6 +266,23 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 		if (config_uint(value, 1, 16384, &v) != 0)
 			goto bad_range;
 		cfg->max_conns = (unsigned)v;
+	} else if (strcmp(k, "download_rate") == 0) {
+		if (config_bytes(value, &cfg->download_rate) != 0)
+			goto bad_range;
+	} else if (strcmp(k, "parts_per_source") == 0) {
+		if (config_uint(value, 1, 64, &v) != 0)
+			goto bad_range;
+		cfg->parts_per_source = (unsigned)v;
+	} else if (strcmp(k, "parts_in_flight") == 0) {
+		if (config_uint(value, 1, 256, &v) != 0)
+			goto bad_range;
+		cfg->parts_in_flight = (unsigned)v;
+	} else if (strcmp(k, "retry_min") == 0) {
+		if (config_seconds(value, &cfg->retry_min_ms) != 0)
+			goto bad_seconds;
+	} else if (strcmp(k, "retry_max") == 0) {
+		if (config_seconds(value, &cfg->retry_max_ms) != 0)
+			goto bad_seconds;
 	} else if (strcmp(k, "hash_jobs") == 0) {
 		if (config_uint(value, 1, 64, &v) != 0)
 			goto bad_range;

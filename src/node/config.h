@@ -25,13 +25,21 @@ struct node_config {
 	unsigned nlisten;
 	int listen_from_flags; /* flags replace the file's listen list */
 	unsigned upload_slots;
-	unsigned chunk_size; /* Lenchunk of our ARET/AREP */
-	unsigned max_conns;  /* per listener */
+	unsigned upload_queue;            /* requests waiting; 0 = none */
+	uint64_t upload_queue_timeout_ms; /* longest wait in the queue */
+	uint64_t upload_rate;             /* bytes per second; 0 = unlimited */
+	unsigned chunk_size;              /* Lenchunk of our ARET/AREP */
+	unsigned max_conns;               /* per listener */
 	uint64_t rescan_ms;
 	uint64_t request_timeout_ms; /* accept -> full request */
 	uint64_t idle_timeout_ms;    /* transfers */
 	uint64_t connect_timeout_ms;
 	unsigned hash_jobs;
+	uint64_t download_rate;	     /* bytes per second; 0 = unlimited */
+	unsigned parts_per_source;   /* RETP in flight per source */
+	unsigned parts_in_flight;    /* RETP in flight per download */
+	uint64_t retry_min_ms;	     /* first backoff after a failure */
+	uint64_t retry_max_ms;	     /* longest backoff */
 	enum log_level log_level;
 };
 

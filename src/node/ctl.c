@@ -164,15 +164,44 @@ static json_t *
 ctl_download_json(const struct download *d)
 {
 	struct download_info in;
-	json_t *o;
+	json_t *o, *srcs;
 
 	download_info(d, &in);
-	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:f,s:i,s:s}", "id",
-	    (json_int_t)in.id, "md5", in.md5, "name", in.name, "path", in.path,
-	    "state", download_state_name(in.state), "size", (json_int_t)in.size,
-	    "size_known", in.size_known, "bytes", (json_int_t)in.bytes, "rate",
-	    in.rate, "sources", (int)in.nsources, "source", in.source);
-	if (in.state == DOWNLOAD_FAILED) {
+	o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:I,s:f,s:i,s:i,s:i,"
+		      "s:i}",
+	    "id", (json_int_t)in.id, "md5", in.md5, "name", in.name, "path",
+	    in.path, "state", download_state_name(in.state), "size",
+	    (json_int_t)in.size, "size_known", in.size_known, "bytes",
+	    (json_int_t)in.bytes, "fetched", (json_int_t)in.fetched, "rate",
+	    in.rate, "parts", (int)in.nparts, "parts_done", (int)in.parts_done,
+	    "sources", (int)in.nsources, "active_sources",
+	    (int)in.active_sources);
+	srcs = json_array();
+	for (unsigned i = 0; i < in.nsources; i++) {
+		struct download_source_info si;
+
+		download_source_info(d, i, &si);
+		json_array_append_new(srcs,
+		    json_pack("{s:s,s:s,s:s,s:i,s:I,s:i,s:i,s:f,s:I,s:I,s:s}",
+			"label", si.label, "state",
+			download_source_state_name(si.state), "protocol",
+			si.ext == 1       ? "retp"
+			    : si.ext == 0 ? "retr"
+					  : "unknown",
+			"inflight", (int)si.inflight, "fetched",
+			(json_int_t)si.fetched, "good_parts",
+			(int)si.good_parts, "bad_parts", (int)si.bad_parts,
+			"rate", si.rate, "rtt_ms", (json_int_t)si.rtt_ms,
+			"retry_in_ms", (json_int_t)si.retry_in_ms, "error",
+			si.error));
+	}
+	json_object_set_new(o, "source_list", srcs);
+	if (in.state == DOWNLOAD_WAITING) {
+		json_object_set_new(
+		    o, "retry_in_ms", json_integer((json_int_t)in.retry_in_ms));
+		json_object_set_new(o, "waiting_for", json_string(in.message));
+	}
+	if (in.state == DOWNLOAD_FAILED || in.state == DOWNLOAD_CANCELED) {
 		json_object_set_new(o, "error", json_string(in.message));
 		json_object_set_new(
 		    o, "error_code", json_string(warren_strerror(in.err)));
@@ -228,14 +257,17 @@ ctl_op_status(struct ctl_client *cl, json_t *id)
 		"scans", (json_int_t)ls.scans, "name_too_long",
 		(json_int_t)ls.name_too_long, "errors", (json_int_t)ls.errors));
 	json_object_set_new(r, "uploads",
-	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i}", "active",
-		(json_int_t)us.active, "started", (json_int_t)us.started,
-		"completed", (json_int_t)us.completed, "failed",
-		(json_int_t)us.failed, "hash_served",
+	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:I,s:i,s:I}",
+		"active", (json_int_t)us.active, "started",
+		(json_int_t)us.started, "completed", (json_int_t)us.completed,
+		"failed", (json_int_t)us.failed, "hash_served",
 		(json_int_t)us.hash_served, "not_found",
 		(json_int_t)us.not_found, "busy", (json_int_t)us.busy,
 		"changed", (json_int_t)us.changed, "bytes",
-		(json_int_t)us.bytes, "slots", (int)n->cfg->upload_slots));
+		(json_int_t)us.bytes, "slots", (int)n->cfg->upload_slots,
+		"queued", (json_int_t)us.queued, "queue_max",
+		(int)n->cfg->upload_queue, "queued_total",
+		(json_int_t)us.queued_total));
 	json_object_set_new(r, "requests",
 	    json_pack("{s:I,s:I,s:I,s:I,s:I}", "accepted",
 		(json_int_t)rs.accepted, "handled", (json_int_t)rs.handled,
@@ -398,6 +430,41 @@ ctl_op_get(struct ctl_client *cl, json_t *id, json_t *req)
 	}
 }
 
+/* pause / resume / cancel {"download": ID} */
+static void
+ctl_op_control(struct ctl_client *cl, json_t *id, json_t *req, const char *op)
+{
+	json_t *jid = json_object_get(req, "download");
+	struct download *d;
+	int rc;
+
+	if (!json_is_integer(jid)) {
+		ctl_error(
+		    cl, id, "%s: missing \"download\" (a download id)", op);
+		return;
+	}
+	d = download_find(cl->s->n->dl, (uint64_t)json_integer_value(jid));
+	if (d == NULL) {
+		ctl_error(cl, id,
+		    "%s: no download %lld (see 'warren "
+		    "downloads')",
+		    op, (long long)json_integer_value(jid));
+		return;
+	}
+	if (strcmp(op, "pause") == 0)
+		rc = download_pause(d);
+	else if (strcmp(op, "resume") == 0)
+		rc = download_resume(d);
+	else
+		rc = download_cancel(d);
+	if (rc != 0) {
+		ctl_error(cl, id, "%s: download %lld is already finished", op,
+		    (long long)json_integer_value(jid));
+		return;
+	}
+	ctl_ok(cl, id, json_pack("{s:o}", "download", ctl_download_json(d)));
+}
+
 static void
 ctl_op_stop(struct ctl_client *cl, json_t *id)
 {
@@ -431,6 +498,9 @@ ctl_dispatch(struct ctl_client *cl, const char *line, size_t len)
 		ctl_op_get(cl, id, req);
 	else if (strcmp(op, "downloads") == 0)
 		ctl_op_downloads(cl, id);
+	else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0 ||
+	    strcmp(op, "cancel") == 0)
+		ctl_op_control(cl, id, req, op);
 	else if (strcmp(op, "stop") == 0)
 		ctl_op_stop(cl, id);
 	else

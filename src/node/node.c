@@ -16,6 +16,7 @@
 #include "net/request.h"
 #include "node.h"
 #include "store/db.h"
+#include "store/dlstate.h"
 #include "store/library.h"
 #include "transfer/download.h"
 #include "transfer/upload.h"
@@ -151,6 +152,8 @@ node_library_closed(void *arg)
 	n->lib = NULL;
 	db_close(n->db);
 	n->db = NULL;
+	dlstate_close(n->dlstate);
+	n->dlstate = NULL;
 }
 
 void
@@ -256,6 +259,9 @@ node_start(struct node *n)
 		return -1;
 
 	uo.slots = n->cfg->upload_slots;
+	uo.queue_max = n->cfg->upload_queue;
+	uo.queue_timeout_ms = n->cfg->upload_queue_timeout_ms;
+	uo.rate = n->cfg->upload_rate;
 	uo.chunk = n->cfg->chunk_size;
 	uo.idle_ms = n->cfg->idle_timeout_ms;
 	n->up = upload_new(n->loop, n->lib, &uo);
@@ -273,6 +279,17 @@ node_start(struct node *n)
 	dopt.dial.bind4 = n->has_bind4 ? (struct sockaddr *)&n->bind4 : NULL;
 	dopt.dial.bind6 = n->has_bind6 ? (struct sockaddr *)&n->bind6 : NULL;
 	dopt.idle_ms = n->cfg->idle_timeout_ms;
+	dopt.per_source = n->cfg->parts_per_source;
+	dopt.max_parts = n->cfg->parts_in_flight;
+	dopt.retry_min_ms = n->cfg->retry_min_ms;
+	dopt.retry_max_ms = n->cfg->retry_max_ms;
+	dopt.rate = n->cfg->download_rate;
+	dbpath = xasprintf("%s/node.db", n->cfg->data_dir);
+	n->dlstate = dlstate_open(dbpath);
+	free(dbpath);
+	if (n->dlstate == NULL)
+		return -1;
+	dopt.state = n->dlstate;
 	n->dl = downloader_new(n->loop, &dopt);
 	downloader_set_cb(n->dl, node_download_event, n);
 
@@ -282,6 +299,8 @@ node_start(struct node *n)
 
 	if (library_start(n->lib) != 0)
 		return -1;
+	if (downloader_restore(n->dl) > 0)
+		log_info("resumed unfinished downloads");
 
 	uv_signal_start(&n->sigint, node_signal, SIGINT);
 	uv_signal_start(&n->sigterm, node_signal, SIGTERM);

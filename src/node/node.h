@@ -16,6 +16,7 @@ struct sqlite3;
 struct library;
 struct request_server;
 struct downloader;
+struct dlstate;
 struct ctl_server;
 
 struct node {
@@ -26,6 +27,7 @@ struct node {
 	struct uploader *up;
 	struct request_server *rs;
 	struct downloader *dl;
+	struct dlstate *dlstate; /* persistent downloads */
 	struct ctl_server *ctl;
 	uv_signal_t sigint, sigterm;
 	uint64_t started_ms;           /* uv_now() at start */

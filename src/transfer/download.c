@@ -1,16 +1,17 @@
 /*
- * The download manager: RETR from one source at a time, streamed into a
- * .part file with its MD5 computed on the way, renamed only after the MD5
- * matches (course.md §8 client side, §2.6 for names).
+ * The download manager (see download.h for the behaviour).
  *
- * Disk work (create, write + hash, rename, delete) runs on the thread pool,
- * one job at a time per download so writes and hashing stay in order. The
- * loop keeps reading into a second buffer meanwhile and pauses the socket
- * when both are full.
+ * Structure: a download owns sources (struct dsrc) and requests in flight
+ * (struct dreq: one HASH, RETP or RETR on its own connection). The loop
+ * only moves bytes from sockets into part buffers; every disk touch is a
+ * thread-pool job (struct djob): create the .part, check a part's SHA-1 and
+ * pwrite it (and record it in SQLite), feed the whole-file MD5 in order,
+ * re-check parts on resume, rename at the end, delete on cancel.
+ * download_schedule() is the one place that decides what to request next.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,71 +21,132 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "download.h"
+#include "ratelimit.h"
+#include "store/dlstate.h"
 #include "store/hash.h"
 #include "warren/error.h"
 #include "wire/course.h"
 
-#define DOWNLOAD_BUF_LEN      (1024 * 1024) /* per write job */
-#define DOWNLOAD_RCAP         (256 * 1024)  /* socket read buffer */
-#define DOWNLOAD_SENTENCE_MAX 200           /* course.md §2.7 item 3 */
-#define DOWNLOAD_NAME_TRIES   1000
+#define DL_RCAP          (256 * 1024)  /* socket read buffer */
+#define DL_STREAM_LEN    (1024 * 1024) /* RETR without part list: per job */
+#define DL_MD5_READ      (1024 * 1024) /* MD5 job read size */
+#define DL_SENTENCE_MAX  200           /* course.md §2.7 item 3 */
+#define DL_NAME_TRIES    1000
+#define DL_KEEP_FINISHED 100 /* finished downloads kept for status */
+#define DL_RETR_PENDING  2   /* RETR part buffers awaiting their job */
 
-enum download_job {
-	JOB_NONE,
-	JOB_CREATE,   /* mkdir check, exclusive create of the .part */
-	JOB_WRITE,    /* pwrite + MD5 update */
-	JOB_FINALIZE, /* MD5 final, fsync, rename to the final name */
-	JOB_DISCARD,  /* delete the .part, or keep it aside as .bad.part */
+enum part_state { PART_MISSING, PART_INFLIGHT, PART_WRITING, PART_DONE };
+
+struct dsrc {
+	struct download_source src;
+	enum download_source_state state;
+	int ext;           /* -1 unknown, 0 RETR only, 1 RETP */
+	int probing;       /* HASH in flight */
+	unsigned inflight; /* requests in flight */
+	unsigned failures; /* consecutive, for backoff */
+	uint64_t retry_at; /* BACKOFF until (uv_now) */
+	uint64_t fetched;
+	uint32_t good_parts, bad_parts;
+	double rate;
+	uint64_t rtt_ms;
+	char error[200];
+};
+
+enum dreq_kind { DREQ_HASH, DREQ_RETP, DREQ_RETR };
+
+struct dreq {
+	struct download *d;
+	unsigned si; /* source index */
+	enum dreq_kind kind;
+	struct dial *dial;
+	struct conn *c;
+	uint64_t t_start, t_conn, t_first;
+	struct course_chunks chunks;
+	struct course_ahas ahas;
+	uint8_t *hashes; /* AHAS being received */
+	uint32_t part;   /* RETP: the part; RETR: part being filled */
+	uint8_t *buf;    /* part buffer (or stream buffer) */
+	size_t blen, bcap;
+	unsigned pending_jobs; /* RETR: buffers handed to write jobs */
+	uint8_t carry[32];     /* data beyond the buffer, for the next one */
+	size_t carry_len;
+	uint64_t received; /* data bytes in this request */
+	char sentence[DL_SENTENCE_MAX + 1];
+	size_t slen;
+	int in_sentence;
+	int throttled; /* paused by the rate limit */
+	int finished;  /* result delivered; only the close remains */
+	struct dreq *next;
+};
+
+enum djob_kind {
+	DJOB_CREATE,   /* exclusive create of the .part */
+	DJOB_PART,     /* SHA-1 check + pwrite + record */
+	DJOB_STREAM,   /* RETR without part list: pwrite + MD5 */
+	DJOB_MD5,      /* feed the whole-file MD5 with parts in order */
+	DJOB_CHECK,    /* resume: re-verify parts marked done */
+	DJOB_FINALIZE, /* MD5 final, fsync, link to the final name */
+	DJOB_DISCARD,  /* delete the .part, or keep it aside */
+	DJOB_TRUNCATE, /* restart a RETR-only download from zero */
+};
+
+struct djob {
+	uv_work_t work;
+	struct download *d;
+	enum djob_kind kind;
+	uint32_t part;     /* DJOB_PART */
+	uint32_t part_end; /* DJOB_MD5: parts [part, part_end) */
+	uint8_t *buf;      /* owned */
+	size_t len;
+	uint64_t off;
+	unsigned si;      /* source that sent the data */
+	struct dreq *req; /* DJOB_PART from a RETR: to count pending */
+	uint8_t *bitmap;  /* DJOB_CHECK: parts to re-verify; owned */
+	int err;
+	int ok; /* DJOB_PART: SHA-1 matched; FINALIZE: MD5 */
 };
 
 struct download {
 	struct downloader *dl;
 	uint64_t id;
+	int64_t row; /* dlstate id, or -1 */
 	char md5[COURSE_MD5_LEN + 1];
-	char *name;       /* sanitised local name, owned */
-	char *dir;        /* owned */
-	char *part_path;  /* owned, once created */
-	char *final_path; /* owned, once renamed */
+	char *name, *dir;
+	char *part_path, *final_path;
 	enum download_state state;
 	int err;
 	char message[320];
 
-	struct download_source sources[DOWNLOAD_MAX_SOURCES];
-	unsigned nsources;
-	unsigned cur_source; /* index into sources */
-
-	struct dial *dial;
-	struct conn *c;
-	struct course_chunks parser;
-	int in_sentence; /* reply was not ARET: collecting the text */
-	char sentence[DOWNLOAD_SENTENCE_MAX + 1];
-	size_t sentence_len;
+	struct dsrc *src;
+	unsigned nsrc, srccap;
+	struct dreq *reqs;
+	unsigned nreqs;
+	unsigned jobs; /* thread-pool jobs in flight */
 
 	int fd;
-	struct hash md5ctx; /* touched only by jobs, one at a time */
-	uint8_t *pend;      /* bytes waiting for the next write job */
-	size_t pend_len;
-	uint8_t *wbuf; /* bytes the job in flight writes */
-	size_t wlen;
-	uint64_t woff;         /* file offset of the next write */
-	enum download_job job; /* in flight, or JOB_NONE */
-	int job_err;
-	int md5_ok;   /* result of JOB_FINALIZE */
-	int keep_bad; /* JOB_DISCARD: keep aside instead of delete */
-	uv_work_t work;
-
-	uint64_t received;  /* data bytes off the network */
-	uint64_t written;   /* data bytes on disk */
-	uint64_t size;      /* exact once the last chunk is in */
-	uint64_t size_hint; /* estimate from #chunk until then */
+	int layout;    /* part list adopted */
+	uint64_t size; /* with layout, or once RETR completed */
 	int size_known;
-	double rate;
-	uint64_t rate_bytes; /* written at the last progress tick */
-	uint64_t rate_ms;
-	uint64_t reported; /* written at the last progress event */
-	int finished;      /* DONE or FAILED reported */
-	int freeing;       /* manager is going away */
+	uint32_t lenpart, nparts;
+	uint8_t *hashes; /* nparts × 20 */
+	uint8_t *pstate; /* enum part_state per part */
+	uint8_t *bitmap; /* verified parts, (nparts + 7) / 8 */
+	uint32_t parts_done;
+	unsigned parts_inflight;
+	unsigned ahas_src; /* source whose AHAS was adopted */
 
+	struct hash md5ctx; /* used by one job at a time */
+	int md5_running;
+	uint32_t md5_next;   /* parts [0, md5_next) are in the MD5 */
+	uint64_t stream_off; /* RETR without layout: bytes written */
+
+	uint64_t fetched_before; /* fetched in earlier runs */
+	uint64_t fetched;        /* this run */
+	double rate;
+	uint64_t rate_bytes, rate_ms;
+	uint64_t retry_at; /* WAITING: next wake-up */
+	int finished;      /* DONE/FAILED/CANCELED reported */
+	int stopping;      /* manager going away: keep the row */
 	struct download *next;
 };
 
@@ -96,15 +158,18 @@ struct downloader {
 	void *cb_arg;
 	uint64_t next_id;
 	struct download *list;
-	uv_timer_t progress;
+	struct ratelimit limit;
+	uv_timer_t tick; /* progress, retries, rate-limit wake-ups */
 	int timer_open;
 	int dead;
 };
 
-static void download_next_source(struct download *d);
-static void download_pump(struct download *d);
+static void download_schedule(struct download *d);
 static void download_maybe_free(struct download *d);
-static void download_read(struct conn *c);
+static void dreq_read(struct conn *c);
+static void job_start(struct djob *j);
+
+/* ---- names and states ---------------------------------------------------- */
 
 const char *
 download_state_name(enum download_state s)
@@ -112,18 +177,56 @@ download_state_name(enum download_state s)
 	switch (s) {
 	case DOWNLOAD_CREATING:
 		return "creating";
-	case DOWNLOAD_CONNECTING:
-		return "connecting";
+	case DOWNLOAD_CHECKING:
+		return "checking";
 	case DOWNLOAD_RECEIVING:
 		return "receiving";
+	case DOWNLOAD_WAITING:
+		return "waiting";
+	case DOWNLOAD_PAUSED:
+		return "paused";
 	case DOWNLOAD_VERIFYING:
 		return "verifying";
 	case DOWNLOAD_DONE:
 		return "done";
 	case DOWNLOAD_FAILED:
 		return "failed";
+	case DOWNLOAD_CANCELED:
+		return "canceled";
 	}
 	return "?";
+}
+
+const char *
+download_source_state_name(enum download_source_state s)
+{
+	switch (s) {
+	case DSRC_IDLE:
+		return "idle";
+	case DSRC_ACTIVE:
+		return "active";
+	case DSRC_BACKOFF:
+		return "backoff";
+	case DSRC_GONE:
+		return "gone";
+	case DSRC_BANNED:
+		return "banned";
+	}
+	return "?";
+}
+
+static void
+download_emit(struct download *d, enum download_event ev)
+{
+	if (d->dl->cb != NULL && !d->stopping)
+		d->dl->cb(d->dl->cb_arg, d, ev);
+}
+
+static int
+download_over(const struct download *d)
+{
+	return d->state == DOWNLOAD_DONE || d->state == DOWNLOAD_FAILED ||
+	    d->state == DOWNLOAD_CANCELED;
 }
 
 static void
@@ -134,13 +237,14 @@ download_set_state(struct download *d, enum download_state s)
 	log_debug("download %llu %s: %s -> %s", (unsigned long long)d->id,
 	    d->md5, download_state_name(d->state), download_state_name(s));
 	d->state = s;
+	if (!download_over(d))
+		download_emit(d, DOWNLOAD_EV_PROGRESS);
 }
 
-static void
-download_emit(struct download *d, enum download_event ev)
+static uint64_t
+download_now(const struct download *d)
 {
-	if (d->dl->cb != NULL && !d->freeing)
-		d->dl->cb(d->dl->cb_arg, d, ev);
+	return uv_now(d->dl->loop);
 }
 
 /* "dir/base (i)ext" where ext starts at the last '.' that is not first. */
@@ -160,150 +264,258 @@ download_candidate(
 	    "%s/%.*s (%u)%s%s", dir, (int)stem, name, i, dot, suffix);
 }
 
-/* ---- thread-pool jobs ------------------------------------------------ */
+static uint64_t
+download_part_off(const struct download *d, uint32_t p)
+{
+	return (uint64_t)p * d->lenpart;
+}
+
+static size_t
+download_part_len(const struct download *d, uint32_t p)
+{
+	uint64_t off = download_part_off(d, p);
+
+	return (
+	    size_t)(d->size - off < d->lenpart ? d->size - off : d->lenpart);
+}
+
+/* ---- thread-pool jobs ------------------------------------------------------ */
+
+static int
+job_pwrite(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(
+		    fd, buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int
+job_pread(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(
+		    fd, buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* shorter than recorded */
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Claim "dir/name", "dir/name (1)", ... for src with link(): never
+ * replaces an existing file. Returns the new path or NULL (err set). */
+static char *
+job_claim(const char *src, const char *dir, const char *name,
+    const char *suffix, int *err)
+{
+	for (unsigned i = 0; i < DL_NAME_TRIES; i++) {
+		char *p = download_candidate(dir, name, i, suffix);
+
+		if (link(src, p) == 0) {
+			unlink(src);
+			return p;
+		}
+		free(p);
+		if (errno != EEXIST) {
+			*err = -errno;
+			return NULL;
+		}
+	}
+	*err = -EEXIST;
+	return NULL;
+}
 
 static void
-download_job_work(uv_work_t *w)
+job_work(uv_work_t *w)
 {
-	struct download *d = w->data;
+	struct djob *j = w->data;
+	struct download *d = j->d;
+	uint8_t sha1[HASH_SHA1_LEN];
 
-	d->job_err = 0;
-	switch (d->job) {
-	case JOB_CREATE:
-		for (unsigned i = 0; i < DOWNLOAD_NAME_TRIES; i++) {
+	j->err = 0;
+	switch (j->kind) {
+	case DJOB_CREATE:
+		for (unsigned i = 0; i < DL_NAME_TRIES; i++) {
 			char *p = download_candidate(
 			    d->dir, d->name, i, ".part");
 
+			j->err = 0;
 			d->fd = open(p,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-				O_CLOEXEC,
+			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    0644);
 			if (d->fd >= 0) {
+				free(d->part_path);
 				d->part_path = p;
-				hash_init(&d->md5ctx, HASH_MD5);
 				return;
 			}
+			j->err = -errno;
 			free(p);
-			if (errno != EEXIST) {
-				d->job_err = -errno;
+			if (errno != EEXIST)
 				return;
-			}
 		}
-		d->job_err = -EEXIST;
 		return;
-	case JOB_WRITE: {
-		size_t done = 0;
+	case DJOB_PART:
+		hash_sha1(j->buf, j->len, sha1);
+		j->ok = memcmp(sha1,
+			    d->hashes + (size_t)j->part * HASH_SHA1_LEN,
+			    HASH_SHA1_LEN) == 0;
+		if (!j->ok)
+			return;
+		j->err = job_pwrite(d->fd, j->buf, j->len, j->off);
+		return;
+	case DJOB_STREAM:
+		j->err = job_pwrite(d->fd, j->buf, j->len, j->off);
+		if (j->err == 0)
+			hash_update(&d->md5ctx, j->buf, j->len);
+		return;
+	case DJOB_MD5:
+		for (uint32_t p = j->part; p < j->part_end; p++) {
+			size_t len = download_part_len(d, p);
 
-		while (done < d->wlen) {
-			ssize_t n = pwrite(d->fd, d->wbuf + done,
-			    d->wlen - done, (off_t)(d->woff + done));
+			j->err = job_pread(
+			    d->fd, j->buf, len, download_part_off(d, p));
+			if (j->err != 0)
+				return;
+			hash_update(&d->md5ctx, j->buf, len);
+		}
+		return;
+	case DJOB_CHECK:
+		/* Re-verify parts the state store says are done: the bytes
+		 * may have changed while we were not running. */
+		for (uint32_t p = 0; p < d->nparts; p++) {
+			size_t len = download_part_len(d, p);
 
-			if (n < 0 && errno == EINTR)
+			if (!(j->bitmap[p / 8] & (1u << (p % 8))))
 				continue;
-			if (n < 0) {
-				d->job_err = -errno;
-				return;
+			if (job_pread(d->fd, j->buf, len,
+				download_part_off(d, p)) != 0) {
+				j->bitmap[p / 8] &= (uint8_t) ~(1u << (p % 8));
+				continue;
 			}
-			done += (size_t)n;
+			hash_sha1(j->buf, len, sha1);
+			if (memcmp(sha1, d->hashes + (size_t)p * HASH_SHA1_LEN,
+				HASH_SHA1_LEN) != 0)
+				j->bitmap[p / 8] &= (uint8_t) ~(1u << (p % 8));
 		}
-		hash_update(&d->md5ctx, d->wbuf, d->wlen);
 		return;
-	}
-	case JOB_FINALIZE: {
+	case DJOB_FINALIZE: {
 		uint8_t digest[HASH_MD5_LEN];
 		char hex[2 * HASH_MD5_LEN + 1];
+		char *p;
 
 		hash_final(&d->md5ctx, digest);
 		hash_hex(digest, HASH_MD5_LEN, hex);
-		d->md5_ok = strcmp(hex, d->md5) == 0;
-		if (!d->md5_ok)
+		j->ok = strcmp(hex, d->md5) == 0;
+		if (!j->ok)
 			return;
-		if (fsync(d->fd) != 0) {
-			d->job_err = -errno;
+		if (ftruncate(d->fd, (off_t)d->size) != 0 ||
+		    fsync(d->fd) != 0) {
+			j->err = -errno;
 			return;
 		}
-		for (unsigned i = 0; i < DOWNLOAD_NAME_TRIES; i++) {
-			char *p = download_candidate(d->dir, d->name, i, "");
-
-			/* link() fails if p exists: never replaces a file. */
-			if (link(d->part_path, p) == 0) {
-				unlink(d->part_path);
-				d->final_path = p;
-				return;
-			}
-			free(p);
-			if (errno != EEXIST) {
-				d->job_err = -errno;
-				return;
-			}
-		}
-		d->job_err = -EEXIST;
+		p = job_claim(d->part_path, d->dir, d->name, "", &j->err);
+		if (p != NULL)
+			d->final_path = p;
 		return;
 	}
-	case JOB_DISCARD:
+	case DJOB_DISCARD:
 		if (d->md5ctx.ctx != NULL)
 			hash_release(&d->md5ctx);
 		if (d->part_path == NULL)
 			return;
-		if (d->keep_bad) {
+		if (j->ok) { /* keep aside */
 			char *base = xasprintf("%s.bad", d->name);
+			char *p = job_claim(
+			    d->part_path, d->dir, base, ".part", &j->err);
 
-			for (unsigned i = 0; i < DOWNLOAD_NAME_TRIES; i++) {
-				char *p = download_candidate(
-				    d->dir, base, i, ".part");
-
-				if (link(d->part_path, p) == 0) {
-					unlink(d->part_path);
-					free(d->part_path);
-					d->part_path = p;
-					break;
-				}
-				free(p);
-				if (errno != EEXIST)
-					break;
-			}
 			free(base);
+			if (p != NULL) {
+				free(d->part_path);
+				d->part_path = p;
+			}
 		} else {
 			unlink(d->part_path);
 		}
 		return;
-	case JOB_NONE:
+	case DJOB_TRUNCATE:
+		if (ftruncate(d->fd, 0) != 0)
+			j->err = -errno;
+		if (d->md5ctx.ctx != NULL)
+			hash_release(&d->md5ctx);
+		hash_init(&d->md5ctx, HASH_MD5);
 		return;
 	}
 }
 
-static void download_job_done(uv_work_t *w, int status);
+static void job_done(uv_work_t *w, int status);
 
-static void
-download_job_start(struct download *d, enum download_job job)
+static struct djob *
+job_new(struct download *d, enum djob_kind kind)
 {
-	d->job = job;
-	d->work.data = d;
-	if (uv_queue_work(d->dl->loop, &d->work, download_job_work,
-		download_job_done) != 0)
-		abort(); /* only fails for a NULL work callback */
+	struct djob *j = xcalloc(1, sizeof(*j));
+
+	j->d = d;
+	j->kind = kind;
+	j->work.data = j;
+	return j;
 }
 
-/* ---- ending ------------------------------------------------------------ */
-
 static void
-download_close_conn(struct download *d)
+job_start(struct djob *j)
 {
-	/* d->dial stays set until its callback runs: it still points at d. */
-	if (d->dial != NULL)
-		dial_cancel(d->dial);
-	if (d->c != NULL) {
-		struct conn *c = d->c;
-
-		d->c = NULL;
-		c->owner = NULL;
-		c->on_close = NULL;
-		c->on_read = NULL;
-		conn_close(c, 0);
-	}
+	j->d->jobs++;
+	if (uv_queue_work(j->d->dl->loop, &j->work, job_work, job_done) != 0)
+		abort(); /* fails only for a NULL work callback */
 }
 
-/* Fail for good: close the source, discard the file once jobs are done. */
+/* ---- ending ------------------------------------------------------------------ */
+
+static void dreq_end(struct dreq *r);
+
+/* Abandon a request: release its parts and source, then close. */
+static void
+dreq_close(struct dreq *r)
+{
+	dreq_end(r);
+	if (r->dial != NULL)
+		dial_cancel(r->dial); /* its callback frees r */
+	if (r->c != NULL)
+		conn_close(r->c, 0); /* its close callback frees r */
+}
+
+static void
+download_stop_requests(struct download *d)
+{
+	for (struct dreq *r = d->reqs; r != NULL; r = r->next)
+		if (!r->finished)
+			dreq_close(r);
+}
+
+static void
+download_store_state(struct download *d, const char *state)
+{
+	if (d->dl->opts.state != NULL && d->row > 0)
+		dlstate_set_state(d->dl->opts.state, d->row, state);
+}
+
+/* Fail for good (or cancel): stop requests, then discard the file. */
 static void download_fail(struct download *d, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -311,340 +523,1099 @@ static void
 download_fail(struct download *d, int err, const char *fmt, ...)
 {
 	char msg[sizeof(d->message)];
+	struct djob *j;
 	va_list ap;
 
-	if (d->state == DOWNLOAD_FAILED || d->state == DOWNLOAD_DONE)
+	if (download_over(d))
 		return;
-	/* fmt's arguments may include d->message itself. */
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap); /* args may be d->message */
 	va_end(ap);
 	memcpy(d->message, msg, sizeof(msg));
 	d->err = err;
-	d->keep_bad = err == WARREN_EMD5;
-	download_close_conn(d);
-	download_set_state(d, DOWNLOAD_FAILED);
-	log_warn("download %s failed: %s", d->md5, d->message);
-	if (d->job == JOB_NONE)
-		download_job_start(d, JOB_DISCARD);
-	/* else: the job's completion starts the discard */
+	download_stop_requests(d);
+	download_set_state(
+	    d, err == WARREN_ECANCELED ? DOWNLOAD_CANCELED : DOWNLOAD_FAILED);
+	if (err != WARREN_ECANCELED)
+		log_warn("download %s failed: %s", d->md5, d->message);
+	download_store_state(
+	    d, err == WARREN_ECANCELED ? "canceled" : "failed");
+	j = job_new(d, DJOB_DISCARD);
+	j->ok = err == WARREN_EMD5; /* keep the data aside */
+	job_start(j);
 }
 
 static void
-download_finish_failed(struct download *d)
+download_finish(struct download *d)
 {
+	if (d->finished)
+		return;
+	d->finished = 1;
 	if (d->fd >= 0) {
 		close(d->fd);
 		d->fd = -1;
 	}
-	if (!d->finished) {
-		d->finished = 1;
-		download_emit(d, DOWNLOAD_EV_FAILED);
-	}
+	download_emit(d,
+	    d->state == DOWNLOAD_DONE ? DOWNLOAD_EV_DONE : DOWNLOAD_EV_FAILED);
 	download_maybe_free(d);
 }
 
-static void
-download_job_done(uv_work_t *w, int status)
-{
-	struct download *d = w->data;
-	enum download_job job = d->job;
-	int err = status ? status : d->job_err;
+/* ---- sources ------------------------------------------------------------------ */
 
-	d->job = JOB_NONE;
-	if (job == JOB_DISCARD) {
-		download_finish_failed(d);
+static void dsrc_fail(struct download *d, unsigned si, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A source failed (unreachable, stalled, closed): back off. */
+static void
+dsrc_fail(struct download *d, unsigned si, const char *fmt, ...)
+{
+	struct dsrc *s = &d->src[si];
+	uint64_t delay = d->dl->opts.retry_min_ms;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	va_end(ap);
+	if (s->state == DSRC_GONE || s->state == DSRC_BANNED)
 		return;
-	}
-	if (d->state == DOWNLOAD_FAILED) {
-		download_job_start(d, JOB_DISCARD);
-		return;
-	}
-	switch (job) {
-	case JOB_CREATE:
-		if (err != 0) {
-			download_fail(d, err, "cannot create %s/%s.part: %s",
-			    d->dir, d->name, uv_strerror(err));
-			return;
-		}
-		download_set_state(d, DOWNLOAD_CONNECTING);
-		download_next_source(d);
-		return;
-	case JOB_WRITE:
-		if (err != 0) {
-			download_fail(d, err, "cannot write %s: %s",
-			    d->part_path, uv_strerror(err));
-			return;
-		}
-		d->written += d->wlen;
-		d->woff += d->wlen;
-		d->wlen = 0;
-		download_pump(d);
-		return;
-	case JOB_FINALIZE:
-		if (err != 0) {
-			download_fail(d, err, "cannot save %s: %s", d->name,
-			    uv_strerror(err));
-			return;
-		}
-		if (!d->md5_ok) {
-			download_fail(d, WARREN_EMD5,
-			    "MD5 mismatch: the data from %s is not %s; kept "
-			    "aside, not renamed",
-			    d->sources[d->cur_source].label, d->md5);
-			return;
-		}
-		close(d->fd);
-		d->fd = -1;
-		download_set_state(d, DOWNLOAD_DONE);
-		log_info("downloaded %s (%llu bytes, MD5 verified) to %s",
-		    d->md5, (unsigned long long)d->size, d->final_path);
-		d->finished = 1;
-		download_emit(d, DOWNLOAD_EV_DONE);
-		download_maybe_free(d);
-		return;
-	case JOB_DISCARD:
-	case JOB_NONE:
-		return;
-	}
+	for (unsigned i = 0;
+	     i < s->failures && delay < d->dl->opts.retry_max_ms; i++)
+		delay *= 2;
+	if (delay > d->dl->opts.retry_max_ms)
+		delay = d->dl->opts.retry_max_ms;
+	s->failures++;
+	s->state = DSRC_BACKOFF;
+	s->retry_at = download_now(d) + delay;
+	log_info("download %s: source %s: %s (retry in %llu ms)", d->md5,
+	    s->src.label, s->error, (unsigned long long)delay);
 }
 
-/* ---- receiving ---------------------------------------------------------- */
+static void
+dsrc_drop(struct download *d, unsigned si, enum download_source_state st,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The source does not have the file, or sent bad data: never again. */
+static void
+dsrc_drop(struct download *d, unsigned si, enum download_source_state st,
+    const char *fmt, ...)
+{
+	struct dsrc *s = &d->src[si];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->error, sizeof(s->error), fmt, ap);
+	va_end(ap);
+	s->state = st;
+	if (st == DSRC_BANNED)
+		log_warn("download %s: source %s banned: %s", d->md5,
+		    s->src.label, s->error);
+	else
+		log_info("download %s: source %s: %s", d->md5, s->src.label,
+		    s->error);
+}
+
+/* Usable now for a new request? */
+static int
+dsrc_ready(struct download *d, struct dsrc *s)
+{
+	if (s->state == DSRC_BACKOFF && download_now(d) >= s->retry_at)
+		s->state = s->inflight ? DSRC_ACTIVE : DSRC_IDLE;
+	return s->state == DSRC_IDLE || s->state == DSRC_ACTIVE;
+}
+
+int
+download_add_source(struct download *d, const struct download_source *src)
+{
+	struct dsrc *s;
+
+	for (unsigned i = 0; i < d->nsrc; i++) {
+		if (strcmp(d->src[i].src.label, src->label) == 0)
+			return 0;
+	}
+	if (d->nsrc == DOWNLOAD_MAX_SOURCES)
+		return WARREN_ELIMIT;
+	if (d->nsrc == d->srccap) {
+		d->srccap = d->srccap ? d->srccap * 2 : 4;
+		d->src = xreallocarray(d->src, d->srccap, sizeof(*d->src));
+	}
+	s = &d->src[d->nsrc++];
+	memset(s, 0, sizeof(*s));
+	s->src = *src;
+	s->ext = -1;
+	s->state = DSRC_IDLE;
+	if (d->dl->opts.state != NULL && d->row > 0) {
+		char addrs[DIAL_MAX_ADDRS * (ADDR_STRLEN + 1)] = "";
+		size_t off = 0;
+
+		for (unsigned i = 0; i < src->naddrs; i++) {
+			char a[ADDR_STRLEN];
+
+			addr_format((const struct sockaddr *)&src->addrs[i], a,
+			    sizeof(a));
+			off += (size_t)snprintf(addrs + off,
+			    sizeof(addrs) - off, "%s%s", i > 0 ? " " : "", a);
+		}
+		dlstate_add_source(
+		    d->dl->opts.state, d->row, src->label, addrs);
+	}
+	if (d->state == DOWNLOAD_WAITING || d->state == DOWNLOAD_RECEIVING)
+		download_schedule(d);
+	return 0;
+}
+
+/* ---- requests ------------------------------------------------------------------ */
+
+static void
+dreq_free(struct dreq *r)
+{
+	struct download *d = r->d;
+	struct dreq **pp;
+
+	for (pp = &d->reqs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == r) {
+			*pp = r->next;
+			break;
+		}
+	}
+	d->nreqs--;
+	free(r->buf);
+	free(r->hashes);
+	free(r);
+	download_maybe_free(d);
+}
 
 /*
- * Hand pending bytes to a write job when none is running; finalize when the
- * reply is complete and everything is on disk; pause or resume the socket.
+ * End a request: undo its claim on parts and on the source. Called once,
+ * when the request's outcome is known; the connection may still close
+ * later (dreq_conn_closed frees r).
  */
 static void
-download_pump(struct download *d)
+dreq_end(struct dreq *r)
 {
-	if (d->job != JOB_NONE || d->state == DOWNLOAD_FAILED)
-		return;
-	if (d->pend_len > 0) {
-		uint8_t *t = d->wbuf;
+	struct download *d = r->d;
+	struct dsrc *s = &d->src[r->si];
 
-		d->wbuf = d->pend;
-		d->wlen = d->pend_len;
-		d->pend = t;
-		d->pend_len = 0;
-		download_job_start(d, JOB_WRITE);
-		if (d->c != NULL)
-			download_read(d->c); /* bytes held while paused */
+	if (r->finished)
 		return;
+	r->finished = 1;
+	r->throttled = 0;
+	if (s->inflight > 0)
+		s->inflight--;
+	if (s->state == DSRC_ACTIVE && s->inflight == 0)
+		s->state = DSRC_IDLE;
+	if (r->kind == DREQ_HASH)
+		s->probing = 0;
+	if (r->kind == DREQ_RETP && d->pstate != NULL &&
+	    d->pstate[r->part] == PART_INFLIGHT) {
+		d->pstate[r->part] = PART_MISSING;
+		d->parts_inflight--;
 	}
-	if (d->state == DOWNLOAD_VERIFYING)
-		download_job_start(d, JOB_FINALIZE);
+	if (r->kind == DREQ_RETR && d->pstate != NULL && r->part < d->nparts &&
+	    d->pstate[r->part] == PART_INFLIGHT) {
+		d->pstate[r->part] = PART_MISSING;
+		d->parts_inflight--;
+	}
 }
 
 static void
-download_sentence_done(struct download *d)
+dreq_conn_closed(struct conn *c, int err)
 {
-	int err = course_sentence_classify(d->sentence, d->sentence_len);
-	struct download_source *s = &d->sources[d->cur_source];
+	struct dreq *r = c->owner;
+	struct download *d = r->d;
+	struct dsrc *s = &d->src[r->si];
 
-	s->err = err;
-	download_close_conn(d);
-	if (err == WARREN_ENOTFOUND)
-		snprintf(d->message, sizeof(d->message),
-		    "%s does not have %s (it said: \"%s\")", s->label, d->md5,
-		    d->sentence);
-	else
-		snprintf(d->message, sizeof(d->message),
-		    "%s refused the request: \"%s\"", s->label, d->sentence);
-	d->err = err;
-	d->in_sentence = 0;
-	d->cur_source++;
-	download_next_source(d);
-}
+	r->c = NULL;
+	if (!r->finished) {
+		if (r->in_sentence) {
+			/* The peer wrote a sentence and closed. */
+			int kind = course_sentence_classify(
+			    r->sentence, r->slen);
 
-static void
-download_read(struct conn *c)
-{
-	struct download *d = c->owner;
-
-	while (c->rlen > 0 && d->c == c) {
-		size_t space = DOWNLOAD_BUF_LEN - d->pend_len;
-		size_t in = c->rlen < space ? c->rlen : space;
-		const uint8_t *data;
-		size_t dlen = 0;
-		int n;
-
-		if (d->in_sentence) {
-			for (size_t i = 0; i < c->rlen &&
-			     d->sentence_len < DOWNLOAD_SENTENCE_MAX;
-			     i++) {
-				uint8_t ch = c->rbuf[i];
-
-				d->sentence[d->sentence_len++] = ch >= 0x20 &&
-					ch < 0x7f
-				    ? (char)ch
-				    : '?';
-			}
-			d->sentence[d->sentence_len] = '\0';
-			conn_consume(c, c->rlen);
-			if (d->sentence_len == DOWNLOAD_SENTENCE_MAX)
-				download_sentence_done(d);
-			return;
+			dreq_end(r);
+			if (kind == WARREN_ENOTFOUND)
+				dsrc_drop(d, r->si, DSRC_GONE,
+				    "does not have the file (it said: \"%s\")",
+				    r->sentence);
+			else if (r->kind == DREQ_HASH)
+				s->ext = 0; /* no extensions: RETR only */
+			else
+				dsrc_fail(
+				    d, r->si, "refused: \"%s\"", r->sentence);
+		} else if (r->kind == DREQ_HASH && c->rx_bytes == 0 &&
+		    err != UV_ETIMEDOUT) {
+			/* Existing peers close on kinds they do not know. */
+			dreq_end(r);
+			s->ext = 0;
+		} else {
+			dreq_end(r);
+			if (err == UV_ETIMEDOUT)
+				dsrc_fail(d, r->si,
+				    "stalled: no data for %llu s",
+				    (unsigned long long)d->dl->opts.idle_ms /
+					1000);
+			else if (c->rx_bytes == 0)
+				dsrc_fail(d, r->si,
+				    "closed the connection without answering");
+			else
+				dsrc_fail(d, r->si,
+				    "closed the connection early, after %llu "
+				    "bytes",
+				    (unsigned long long)r->received);
+			if (r->kind == DREQ_RETR && !d->layout)
+				d->stream_off = UINT64_MAX; /* restart */
 		}
-		n = course_chunks_feed(&d->parser, c->rbuf, in, &data, &dlen);
+		download_schedule(d);
+	}
+	if (r->pending_jobs == 0)
+		dreq_free(r);
+}
+
+static void
+dreq_sentence(struct dreq *r, struct conn *c)
+{
+	for (size_t i = 0; i < c->rlen && r->slen < DL_SENTENCE_MAX; i++) {
+		uint8_t ch = c->rbuf[i];
+
+		r->sentence[r->slen++] = ch >= 0x20 && ch < 0x7f ? (char)ch
+								 : '?';
+	}
+	r->sentence[r->slen] = '\0';
+	conn_consume(c, c->rlen);
+	if (r->slen == DL_SENTENCE_MAX)
+		conn_close(c, 0);
+}
+
+/* Account received bytes against the global rate; pause if over. */
+static void
+dreq_account(struct dreq *r, size_t n)
+{
+	struct download *d = r->d;
+	struct downloader *dl = d->dl;
+
+	d->fetched += n;
+	d->src[r->si].fetched += n;
+	r->received += n;
+	if (r->t_first == 0)
+		r->t_first = download_now(d);
+	if (ratelimit_take(&dl->limit, uv_now(dl->loop), n) > 0 &&
+	    r->c != NULL) {
+		conn_pause(r->c);
+		r->throttled = 1;
+	}
+}
+
+static void
+dreq_measure(struct dreq *r, size_t bytes)
+{
+	struct dsrc *s = &r->d->src[r->si];
+	uint64_t now = download_now(r->d);
+	double secs = (double)(now - r->t_conn) / 1000.0;
+	double inst;
+
+	if (r->t_first >= r->t_conn)
+		s->rtt_ms = r->t_first - r->t_conn;
+	if (secs < 0.001)
+		secs = 0.001;
+	inst = (double)bytes / secs;
+	s->rate = s->rate == 0 ? inst : 0.7 * s->rate + 0.3 * inst;
+}
+
+static void
+download_adopt(struct download *d, struct dreq *r)
+{
+	d->layout = 1;
+	d->size = r->ahas.lenfile;
+	d->size_known = 1;
+	d->lenpart = r->ahas.lenpart;
+	d->nparts = r->ahas.nparts;
+	free(d->hashes);
+	d->hashes = r->hashes;
+	r->hashes = NULL;
+	d->pstate = xcalloc(d->nparts ? d->nparts : 1, 1);
+	d->bitmap = xcalloc((d->nparts + 7) / 8 + 1, 1);
+	d->ahas_src = r->si;
+	if (d->dl->opts.state != NULL && d->row > 0)
+		dlstate_set_layout(d->dl->opts.state, d->row, d->size,
+		    d->lenpart, d->nparts, d->hashes);
+	log_debug("download %s: adopted part list from %s: %llu bytes, %u "
+		  "parts",
+	    d->md5, d->src[r->si].src.label, (unsigned long long)d->size,
+	    d->nparts);
+}
+
+static void
+dreq_got_ahas(struct dreq *r)
+{
+	struct download *d = r->d;
+	struct dsrc *s = &d->src[r->si];
+
+	dreq_end(r);
+	if (!d->layout) {
+		download_adopt(d, r);
+		s->ext = 1;
+	} else if (r->ahas.lenfile == d->size &&
+	    r->ahas.lenpart == d->lenpart && r->ahas.nparts == d->nparts &&
+	    memcmp(r->hashes, d->hashes, (size_t)d->nparts * 20) == 0) {
+		s->ext = 1;
+	} else {
+		s->ext = 0; /* another layout: whole-file RETR only */
+	}
+	conn_close(r->c, 0);
+	download_schedule(d);
+}
+
+/* A complete part buffer: check and write it on the thread pool. */
+static void
+download_part_ready(
+    struct download *d, struct dreq *r, uint32_t part, uint8_t *buf, size_t len)
+{
+	struct djob *j = job_new(d, DJOB_PART);
+
+	d->pstate[part] = PART_WRITING;
+	j->part = part;
+	j->buf = buf;
+	j->len = len;
+	j->off = download_part_off(d, part);
+	j->si = r->si;
+	if (r->kind == DREQ_RETR) {
+		j->req = r;
+		r->pending_jobs++;
+	}
+	job_start(j);
+}
+
+/*
+ * Parse chunked data into r->buf until it is full or the input runs out.
+ * Input is capped at the room left plus one header, so at most a few data
+ * bytes overflow; they are carried into the next buffer. Returns 1 if
+ * data was added (or the reply completed), 0 if nothing could be done,
+ * -1 if the request ended.
+ */
+static int
+dreq_feed_chunks(struct dreq *r, struct conn *c)
+{
+	struct download *d = r->d;
+	int progress = 0;
+
+	if (r->carry_len > 0) {
+		size_t k = r->carry_len < r->bcap - r->blen ? r->carry_len
+							    : r->bcap - r->blen;
+
+		memcpy(r->buf + r->blen, r->carry, k);
+		r->blen += k;
+		memmove(r->carry, r->carry + k, r->carry_len - k);
+		r->carry_len -= k;
+		progress = k > 0;
+	}
+	while (c->rlen > 0 && !r->finished && r->blen < r->bcap &&
+	    !course_chunks_done(&r->chunks)) {
+		const uint8_t *data;
+		size_t dlen = 0, room = r->bcap - r->blen, take;
+		size_t in = c->rlen < room + COURSE_CHUNKS_HEAD_LEN
+		    ? c->rlen
+		    : room + COURSE_CHUNKS_HEAD_LEN;
+		int n = course_chunks_feed(
+		    &r->chunks, c->rbuf, in, &data, &dlen);
+
 		if (n == WARREN_EREFUSED) {
-			d->in_sentence = 1;
+			r->in_sentence = 1;
 			conn_set_timeout(c, 1000);
-			continue;
+			dreq_sentence(r, c);
+			return 0;
 		}
 		if (n < 0) {
-			download_fail(d, n,
-			    "%s sent a malformed ARET (%s) after %llu bytes",
-			    d->sources[d->cur_source].label, warren_strerror(n),
-			    (unsigned long long)d->received);
-			return;
+			dreq_end(r);
+			dsrc_fail(d, r->si, "sent a malformed reply (%s)",
+			    warren_strerror(n));
+			conn_close(c, n);
+			return -1;
 		}
-		if (n == 0) {
-			if (in < c->rlen) {
-				/* Our buffer is full: wait for the write. */
-				conn_pause(c);
+		if (n == 0)
+			break; /* need more from the network */
+		take = dlen < room ? dlen : room;
+		memcpy(r->buf + r->blen, data, take);
+		r->blen += take;
+		memcpy(r->carry + r->carry_len, data + take, dlen - take);
+		r->carry_len += dlen - take;
+		conn_consume(c, (size_t)n);
+		dreq_account(r, dlen);
+		progress = 1;
+	}
+	return progress;
+}
+
+static void
+dreq_read_retp(struct dreq *r, struct conn *c)
+{
+	struct download *d = r->d;
+	size_t want = download_part_len(d, r->part);
+	uint8_t *buf;
+
+	if (dreq_feed_chunks(r, c) < 0 || r->finished)
+		return;
+	if (r->carry_len > 0 ||
+	    (r->blen == r->bcap && c->rlen > 0 &&
+		!course_chunks_done(&r->chunks))) {
+		dreq_end(r);
+		dsrc_drop(d, r->si, DSRC_BANNED,
+		    "sent more data than part %u holds", r->part);
+		conn_close(c, WARREN_EPROTO);
+		download_schedule(d);
+		return;
+	}
+	if (!course_chunks_done(&r->chunks))
+		return;
+	if (r->blen != want) {
+		dreq_end(r);
+		dsrc_drop(d, r->si, DSRC_BANNED,
+		    "sent %zu bytes for part %u of %zu", r->blen, r->part,
+		    want);
+		conn_close(c, WARREN_EPROTO);
+		download_schedule(d);
+		return;
+	}
+	dreq_measure(r, r->blen);
+	buf = r->buf;
+	r->buf = NULL;
+	/* The part now belongs to its write job (PART_WRITING). */
+	d->parts_inflight--;
+	download_part_ready(d, r, r->part, buf, r->blen);
+	dreq_end(r);
+	conn_close(c, 0);
+	download_schedule(d);
+}
+
+/* RETR with a part list: cut the stream into parts, check each. */
+static void
+dreq_read_retr_parts(struct dreq *r, struct conn *c)
+{
+	struct download *d = r->d;
+
+	for (;;) {
+		size_t want;
+
+		if (r->finished || r->pending_jobs >= DL_RETR_PENDING)
+			break;
+		if (r->part >= d->nparts) {
+			break;
+		}
+		want = download_part_len(d, r->part);
+		r->bcap = want;
+		if (r->buf == NULL) {
+			r->buf = xmalloc(d->lenpart);
+			r->blen = 0;
+			if (d->pstate[r->part] == PART_MISSING) {
+				d->pstate[r->part] = PART_INFLIGHT;
+				d->parts_inflight++;
+			}
+		}
+		if (dreq_feed_chunks(r, c) < 0 || r->finished)
+			return;
+		if (r->blen < want) {
+			if (course_chunks_done(&r->chunks)) {
+				/* The reply ended before the file did. */
+				dreq_end(r);
+				dsrc_drop(d, r->si, DSRC_BANNED,
+				    "sent %llu bytes of a %llu-byte file",
+				    (unsigned long long)(download_part_off(
+							     d, r->part) +
+					r->blen),
+				    (unsigned long long)d->size);
+				conn_close(c, WARREN_EPROTO);
+				download_schedule(d);
 				return;
 			}
-			break; /* need more from the network */
+			break; /* need more */
 		}
-		if (d->parser.nchunk > 0 && !d->size_known)
-			d->size_hint = (uint64_t)d->parser.nchunk *
-			    COURSE_CHUNK_DEFAULT;
-		memcpy(d->pend + d->pend_len, data, dlen);
-		d->pend_len += dlen;
-		d->received += dlen;
-		conn_consume(c, (size_t)n);
-		if (course_chunks_done(&d->parser)) {
-			d->size = d->received;
-			d->size_known = 1;
-			download_close_conn(d);
-			download_set_state(d, DOWNLOAD_VERIFYING);
-			download_pump(d);
+		/* A full part: write it only if nobody else has. */
+		if (d->pstate[r->part] == PART_INFLIGHT) {
+			d->parts_inflight--;
+			download_part_ready(d, r, r->part, r->buf, r->blen);
+		} else {
+			free(r->buf);
+		}
+		r->buf = NULL;
+		r->part++;
+		if (r->part == d->nparts) {
+			dreq_measure(r, r->received);
+			dreq_end(r);
+			conn_close(c, 0);
+			download_schedule(d);
 			return;
 		}
-		if (d->job == JOB_NONE)
-			download_pump(d);
 	}
-	if (d->c == c && c->paused && d->pend_len < DOWNLOAD_BUF_LEN)
-		conn_resume(c);
+	if (r->c != NULL && !r->finished) {
+		if (r->pending_jobs >= DL_RETR_PENDING)
+			conn_pause(c);
+		else if (!r->throttled)
+			conn_resume(c);
+	}
+}
+
+/* RETR without a part list: stream into the file, MD5 on the way. */
+static void
+dreq_read_retr_stream(struct dreq *r, struct conn *c)
+{
+	struct download *d = r->d;
+
+	for (;;) {
+		if (r->finished)
+			return;
+		if (r->buf == NULL) {
+			if (r->pending_jobs > 0)
+				break; /* one stream job at a time: order */
+			r->buf = xmalloc(DL_STREAM_LEN);
+			r->bcap = DL_STREAM_LEN;
+			r->blen = 0;
+		}
+		if (dreq_feed_chunks(r, c) < 0 || r->finished)
+			return;
+		if (r->blen == r->bcap ||
+		    (course_chunks_done(&r->chunks) && r->carry_len == 0)) {
+			struct djob *j = job_new(d, DJOB_STREAM);
+
+			j->buf = r->buf;
+			j->len = r->blen;
+			j->off = d->stream_off;
+			j->req = r;
+			j->si = r->si;
+			d->stream_off += r->blen;
+			r->buf = NULL;
+			r->pending_jobs++;
+			job_start(j);
+			if (course_chunks_done(&r->chunks) &&
+			    r->carry_len == 0) {
+				d->size = d->stream_off;
+				d->size_known = 1;
+				dreq_measure(r, r->received);
+				dreq_end(r);
+				conn_close(c, 0);
+				return;
+			}
+			continue;
+		}
+		break; /* need more from the network */
+	}
+	if (r->c != NULL && !r->finished) {
+		if (r->buf == NULL && r->pending_jobs > 0)
+			conn_pause(c);
+		else if (!r->throttled)
+			conn_resume(c);
+	}
 }
 
 static void
-download_conn_closed(struct conn *c, int err)
+dreq_read(struct conn *c)
 {
-	struct download *d = c->owner;
-	struct download_source *s;
+	struct dreq *r = c->owner;
+	struct download *d = r->d;
 
-	if (d == NULL || d->c != c)
+	if (r->finished)
 		return;
-	d->c = NULL;
-	s = &d->sources[d->cur_source];
-	if (d->in_sentence) {
-		download_sentence_done(d);
+	if (r->in_sentence) {
+		dreq_sentence(r, c);
 		return;
 	}
-	if (err == UV_ETIMEDOUT)
-		download_fail(d, err,
-		    "%s stalled: no data for %llu s after %llu bytes", s->label,
-		    (unsigned long long)d->dl->opts.idle_ms / 1000,
-		    (unsigned long long)d->received);
-	else if (c->rx_bytes == 0)
-		/* Closed without a byte: the peer refused silently. */
-		download_fail(d, WARREN_ECLOSED,
-		    "%s closed the connection without answering", s->label);
-	else
-		download_fail(d, WARREN_ECLOSED,
-		    "%s closed the connection early, after %llu bytes of "
-		    "%s",
-		    s->label, (unsigned long long)d->received,
-		    d->size_hint ? "the file" : "the reply");
+	switch (r->kind) {
+	case DREQ_HASH:
+		while (c->rlen > 0 && !r->finished) {
+			uint8_t sha1[20];
+			uint32_t idx;
+			int n = course_ahas_next(
+			    &r->ahas, c->rbuf, c->rlen, sha1, &idx);
+
+			if (n == WARREN_EREFUSED) {
+				r->in_sentence = 1;
+				conn_set_timeout(c, 1000);
+				dreq_sentence(r, c);
+				return;
+			}
+			if (n < 0) {
+				dreq_end(r);
+				d->src[r->si].ext = 0;
+				snprintf(d->src[r->si].error,
+				    sizeof(d->src[r->si].error),
+				    "sent an unusable part list (%s)",
+				    warren_strerror(n));
+				conn_close(c, n);
+				download_schedule(d);
+				return;
+			}
+			if (n == 0)
+				return;
+			conn_consume(c, (size_t)n);
+			if (idx == UINT32_MAX)
+				r->hashes = xmalloc(
+				    (size_t)r->ahas.nparts * 20 + 1);
+			else
+				memcpy(r->hashes + (size_t)idx * 20, sha1, 20);
+			if (course_ahas_done(&r->ahas)) {
+				dreq_got_ahas(r);
+				return;
+			}
+		}
+		return;
+	case DREQ_RETP:
+		dreq_read_retp(r, c);
+		return;
+	case DREQ_RETR:
+		if (d->layout)
+			dreq_read_retr_parts(r, c);
+		else
+			dreq_read_retr_stream(r, c);
+		return;
+	}
 }
 
 static void
-download_dialed(void *arg, struct conn *c, int status)
+dreq_dialed(void *arg, struct conn *c, int status)
 {
-	struct download *d = arg;
-	struct download_source *s = &d->sources[d->cur_source];
+	struct dreq *r = arg;
+	struct download *d = r->d;
 	struct course_msg m;
 	uint8_t req[64];
 	int n;
 
-	d->dial = NULL;
-	if (d->state == DOWNLOAD_FAILED) {
+	r->dial = NULL;
+	if (r->finished) {
 		if (c != NULL)
 			conn_close(c, 0);
-		download_maybe_free(d);
+		dreq_free(r);
 		return;
 	}
 	if (status != 0) {
-		s->err = status;
-		d->err = status;
-		snprintf(d->message, sizeof(d->message), "cannot reach %s: %s",
-		    s->label, uv_strerror(status));
-		d->cur_source++;
-		download_next_source(d);
+		dreq_end(r);
+		dsrc_fail(d, r->si, "cannot reach %s: %s",
+		    d->src[r->si].src.label, uv_strerror(status));
+		download_schedule(d);
+		dreq_free(r);
 		return;
 	}
-	d->c = c;
+	r->c = c;
+	r->t_conn = download_now(d);
 	memset(&m, 0, sizeof(m));
-	m.kind = COURSE_RETR;
 	memcpy(m.md5, d->md5, sizeof(m.md5));
+	switch (r->kind) {
+	case DREQ_HASH:
+		m.kind = COURSE_HASH;
+		course_ahas_init(&r->ahas, COURSE_NPART_MAX);
+		break;
+	case DREQ_RETP:
+		m.kind = COURSE_RETP;
+		m.partnum = r->part;
+		course_chunks_init(&r->chunks, COURSE_AREP);
+		break;
+	case DREQ_RETR:
+		m.kind = COURSE_RETR;
+		course_chunks_init(&r->chunks, COURSE_ARET);
+		break;
+	}
 	n = course_encode(&m, req, sizeof(req));
-	course_chunks_init(&d->parser, COURSE_ARET);
-	d->in_sentence = 0;
-	d->sentence_len = 0;
-	if (conn_start(c, download_read, download_conn_closed, d,
-		d->dl->opts.idle_ms) != 0 ||
-	    n <= 0 || conn_write_copy(c, req, (size_t)n) != 0) {
-		download_close_conn(d);
-		download_fail(d, WARREN_ECLOSED, "cannot talk to %s", s->label);
+	if (n <= 0 ||
+	    conn_start(
+		c, dreq_read, dreq_conn_closed, r, d->dl->opts.idle_ms) != 0 ||
+	    conn_write_copy(c, req, (size_t)n) != 0) {
+		c->owner = r;
+		c->on_close = dreq_conn_closed;
+		conn_close(c, WARREN_ECLOSED);
+	}
+}
+
+static struct dreq *
+dreq_start(struct download *d, unsigned si, enum dreq_kind kind, uint32_t part)
+{
+	struct dreq *r = xcalloc(1, sizeof(*r));
+	struct dsrc *s = &d->src[si];
+
+	r->d = d;
+	r->si = si;
+	r->kind = kind;
+	r->part = part;
+	r->t_start = download_now(d);
+	if (kind == DREQ_RETP) {
+		r->bcap = download_part_len(d, part);
+		r->buf = xmalloc(r->bcap ? r->bcap : 1);
+		d->pstate[part] = PART_INFLIGHT;
+		d->parts_inflight++;
+	}
+	if (kind == DREQ_HASH)
+		s->probing = 1;
+	s->inflight++;
+	s->state = DSRC_ACTIVE;
+	r->next = d->reqs;
+	d->reqs = r;
+	d->nreqs++;
+	r->dial = dial_start(d->dl->loop, s->src.addrs, s->src.naddrs,
+	    &d->dl->opts.dial, dreq_dialed, r);
+	return r;
+}
+
+/* ---- scheduling ------------------------------------------------------------------ */
+
+static int
+download_next_missing(struct download *d, uint32_t *out)
+{
+	for (uint32_t p = 0; p < d->nparts; p++) {
+		if (d->pstate[p] == PART_MISSING) {
+			*out = p;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The RETP source for the next part: among sources with room, the one with
+ * the fewest requests in flight; then one not measured yet (to learn its
+ * speed); then the fastest.
+ */
+static int
+download_pick_source(struct download *d, unsigned *out)
+{
+	struct dsrc *best = NULL;
+
+	for (unsigned i = 0; i < d->nsrc; i++) {
+		struct dsrc *s = &d->src[i];
+
+		if (s->ext != 1 || !dsrc_ready(d, s) ||
+		    s->inflight >= d->dl->opts.per_source)
+			continue;
+		if (best == NULL || s->inflight < best->inflight ||
+		    (s->inflight == best->inflight &&
+			((s->rate == 0 && best->rate != 0) ||
+			    (best->rate != 0 && s->rate > best->rate)))) {
+			best = s;
+			*out = i;
+		}
+	}
+	return best != NULL;
+}
+
+static void
+download_start_md5(struct download *d)
+{
+	struct djob *j;
+	uint32_t end = d->md5_next;
+
+	if (d->md5_running || !d->layout)
+		return;
+	while (end < d->nparts && d->pstate[end] == PART_DONE &&
+	    end - d->md5_next < DL_MD5_READ / d->lenpart + 1)
+		end++;
+	if (end == d->md5_next)
+		return;
+	j = job_new(d, DJOB_MD5);
+	j->part = d->md5_next;
+	j->part_end = end;
+	j->buf = xmalloc(d->lenpart);
+	d->md5_running = 1;
+	job_start(j);
+}
+
+static void
+download_verify_whole(struct download *d)
+{
+	download_set_state(d, DOWNLOAD_VERIFYING);
+	download_stop_requests(d);
+	job_start(job_new(d, DJOB_FINALIZE));
+}
+
+static void
+download_schedule(struct download *d)
+{
+	uint64_t now = download_now(d), wake = UINT64_MAX;
+	unsigned usable = 0, unknown = 0, retp_ok = 0, retr_ok = 0;
+	int retr_busy = 0, live = 0;
+	uint32_t part;
+	unsigned si;
+
+	if (d->stopping ||
+	    (d->state != DOWNLOAD_RECEIVING && d->state != DOWNLOAD_WAITING))
+		return;
+	if (d->layout) {
+		download_start_md5(d);
+		if (d->parts_done == d->nparts) {
+			if (d->md5_next == d->nparts && !d->md5_running)
+				download_verify_whole(d);
+			return;
+		}
+	} else if (d->size_known && d->stream_off == d->size) {
+		/* RETR stream complete: the finalize follows its last job. */
+		return;
+	}
+	/* Probe sources whose extensions are unknown. */
+	for (si = 0; si < d->nsrc; si++) {
+		struct dsrc *s = &d->src[si];
+
+		if (s->ext == -1 && !s->probing && dsrc_ready(d, s))
+			dreq_start(d, si, DREQ_HASH, 0);
+	}
+	/* Parts from RETP sources. */
+	while (d->layout && d->parts_inflight < d->dl->opts.max_parts &&
+	    download_next_missing(d, &part) && download_pick_source(d, &si))
+		dreq_start(d, si, DREQ_RETP, part);
+
+	for (si = 0; si < d->nsrc; si++) {
+		struct dsrc *s = &d->src[si];
+
+		if (s->state == DSRC_GONE || s->state == DSRC_BANNED)
+			continue;
+		if (s->state == DSRC_BACKOFF && now < s->retry_at) {
+			if (s->retry_at < wake)
+				wake = s->retry_at;
+			continue;
+		}
+		usable++;
+		if (s->ext == -1)
+			unknown++;
+		else if (s->ext == 1)
+			retp_ok++;
+		else
+			retr_ok++;
+	}
+	for (struct dreq *r = d->reqs; r != NULL; r = r->next) {
+		if (r->finished)
+			continue;
+		live = 1;
+		if (r->kind == DREQ_RETR)
+			retr_busy = 1;
+	}
+
+	/* Whole-file RETR when no RETP source is usable and no probe is
+	 * pending, from a source without extensions. */
+	if (!retr_busy && unknown == 0 && retp_ok == 0 && retr_ok > 0) {
+		for (si = 0; si < d->nsrc; si++)
+			if (d->src[si].ext == 0 && dsrc_ready(d, &d->src[si]) &&
+			    d->src[si].inflight == 0)
+				break;
+		if (si < d->nsrc && !d->layout && d->stream_off != 0) {
+			/* Restart a broken stream from zero, once every
+			 * write of the old one is done. */
+			if (d->jobs == 0) {
+				struct djob *j = job_new(d, DJOB_TRUNCATE);
+
+				d->stream_off = 0;
+				job_start(j);
+			}
+			return;
+		}
+		if (si < d->nsrc) {
+			dreq_start(d, si, DREQ_RETR, 0);
+			live = 1;
+		}
+	}
+
+	if (live) {
+		download_set_state(d, DOWNLOAD_RECEIVING);
+		return;
+	}
+	if (d->jobs > 0)
+		return; /* their completion reschedules */
+	if (usable == 0 && wake == UINT64_MAX) {
+		/* Every source is gone or banned. */
+		const char *why = d->nsrc ? d->src[d->nsrc - 1].error : "";
+
+		for (si = 0; si < d->nsrc; si++)
+			if (d->src[si].state == DSRC_GONE)
+				why = d->src[si].error;
+		download_fail(d, WARREN_ENOTFOUND,
+		    "no source can provide %s%s%s", d->md5, why[0] ? ": " : "",
+		    why);
+		return;
+	}
+	if (usable == 0 || (retp_ok == 0 && retr_ok == 0 && unknown == 0)) {
+		d->retry_at = wake;
+		for (si = 0; si < d->nsrc; si++)
+			if (d->src[si].state == DSRC_BACKOFF)
+				snprintf(d->message, sizeof(d->message),
+				    "%s: %s", d->src[si].src.label,
+				    d->src[si].error);
+		download_set_state(d, DOWNLOAD_WAITING);
 		return;
 	}
 	download_set_state(d, DOWNLOAD_RECEIVING);
 }
 
-/*
- * Try sources in order. A source that refused (not found, busy) is skipped
- * for the next one; with RETR, a source that failed mid-transfer ends the
- * download (the partial data cannot be trusted to continue elsewhere).
- */
-static void
-download_next_source(struct download *d)
-{
-	struct download_source *s;
+/* ---- job completion ------------------------------------------------------------------ */
 
-	if (d->state == DOWNLOAD_FAILED)
+static void
+job_done_part(struct download *d, struct djob *j)
+{
+	struct dsrc *s = &d->src[j->si];
+
+	if (j->req != NULL && --j->req->pending_jobs == 0 &&
+	    j->req->c == NULL && j->req->finished) {
+		dreq_free(j->req);
+		j->req = NULL;
+	}
+	if (d->pstate == NULL || download_over(d) || d->stopping)
 		return;
-	if (d->received > 0 || d->pend_len > 0 || d->written > 0) {
-		download_fail(
-		    d, d->err ? d->err : WARREN_ECLOSED, "%s", d->message);
+	if (j->err != 0) {
+		download_fail(d, j->err, "cannot write %s: %s", d->part_path,
+		    uv_strerror(j->err));
 		return;
 	}
-	if (d->cur_source >= d->nsources) {
-		if (d->message[0] == '\0')
-			snprintf(d->message, sizeof(d->message),
-			    "no source for %s", d->md5);
-		download_fail(
-		    d, d->err ? d->err : WARREN_ENOTFOUND, "%s", d->message);
-		return;
+	if (!j->ok) {
+		d->pstate[j->part] = PART_MISSING;
+		s->bad_parts++;
+		if (s->state != DSRC_BANNED)
+			dsrc_drop(d, j->si, DSRC_BANNED,
+			    "sent part %u with a wrong SHA-1", j->part);
+		/* Stop whatever else it is sending us. */
+		for (struct dreq *r = d->reqs; r != NULL; r = r->next)
+			if (r->si == j->si && !r->finished)
+				dreq_close(r);
+	} else if (d->pstate[j->part] != PART_DONE) {
+		d->pstate[j->part] = PART_DONE;
+		d->bitmap[j->part / 8] |= (uint8_t)(1u << (j->part % 8));
+		d->parts_done++;
+		s->good_parts++;
+		s->failures = 0;
+		if (d->dl->opts.state != NULL && d->row > 0)
+			dlstate_progress(d->dl->opts.state, d->row, d->bitmap,
+			    (d->nparts + 7) / 8,
+			    d->fetched_before + d->fetched);
 	}
-	s = &d->sources[d->cur_source];
-	download_set_state(d, DOWNLOAD_CONNECTING);
-	d->dial = dial_start(d->dl->loop, s->addrs, s->naddrs,
-	    &d->dl->opts.dial, download_dialed, d);
+	download_schedule(d);
 }
 
-/* ---- manager ------------------------------------------------------------ */
+static void
+job_done_stream(struct download *d, struct djob *j)
+{
+	struct dreq *r = j->req;
+
+	r->pending_jobs--;
+	if (j->err != 0 && !download_over(d)) {
+		download_fail(d, j->err, "cannot write %s: %s", d->part_path,
+		    uv_strerror(j->err));
+	} else if (!download_over(d) && !d->stopping) {
+		if (d->size_known && j->off + j->len == d->size)
+			download_verify_whole(d);
+		else if (r->c != NULL)
+			dreq_read(r->c); /* bytes held while we wrote */
+	}
+	if (r->pending_jobs == 0 && r->c == NULL && r->finished &&
+	    r->dial == NULL)
+		dreq_free(r);
+}
 
 static void
-download_maybe_free(struct download *d)
+job_done(uv_work_t *w, int status)
+{
+	struct djob *j = w->data;
+	struct download *d = j->d;
+
+	if (status != 0 && j->err == 0)
+		j->err = status;
+	d->jobs--;
+	switch (j->kind) {
+	case DJOB_CREATE:
+		if (d->stopping || download_over(d))
+			break;
+		if (j->err != 0) {
+			download_fail(d, j->err, "cannot create %s/%s.part: %s",
+			    d->dir, d->name, uv_strerror(j->err));
+			break;
+		}
+		hash_init(&d->md5ctx, HASH_MD5);
+		if (d->dl->opts.state != NULL && d->row > 0)
+			dlstate_set_part_path(
+			    d->dl->opts.state, d->row, d->part_path);
+		download_set_state(d,
+		    d->state == DOWNLOAD_PAUSED ? DOWNLOAD_PAUSED
+						: DOWNLOAD_RECEIVING);
+		download_schedule(d);
+		break;
+	case DJOB_PART:
+		job_done_part(d, j);
+		break;
+	case DJOB_STREAM:
+		job_done_stream(d, j);
+		break;
+	case DJOB_MD5:
+		d->md5_running = 0;
+		if (d->stopping || download_over(d))
+			break;
+		if (j->err != 0) {
+			download_fail(d, j->err, "cannot read back %s: %s",
+			    d->part_path, uv_strerror(j->err));
+			break;
+		}
+		d->md5_next = j->part_end;
+		download_schedule(d);
+		break;
+	case DJOB_CHECK:
+		if (d->stopping || download_over(d))
+			break;
+		for (uint32_t p = 0; p < d->nparts; p++) {
+			if (j->bitmap[p / 8] & (1u << (p % 8))) {
+				d->pstate[p] = PART_DONE;
+				d->parts_done++;
+			}
+		}
+		memcpy(d->bitmap, j->bitmap, (d->nparts + 7) / 8);
+		log_info("download %s resumed: %u of %u parts verified on disk",
+		    d->md5, d->parts_done, d->nparts);
+		download_set_state(d,
+		    d->state == DOWNLOAD_PAUSED ? DOWNLOAD_PAUSED
+						: DOWNLOAD_RECEIVING);
+		download_schedule(d);
+		break;
+	case DJOB_FINALIZE:
+		if (d->stopping || download_over(d))
+			break;
+		if (j->err != 0) {
+			download_fail(d, j->err, "cannot save %s: %s", d->name,
+			    uv_strerror(j->err));
+		} else if (!j->ok) {
+			const char *who = d->layout
+			    ? d->src[d->ahas_src].src.label
+			    : "the source";
+
+			for (unsigned i = 0; i < d->nsrc; i++)
+				if (d->src[i].fetched > 0 &&
+				    (!d->layout || i == d->ahas_src))
+					d->src[i].state = DSRC_BANNED;
+			download_fail(d, WARREN_EMD5,
+			    "MD5 mismatch: the data (part list from %s) is "
+			    "not %s; kept aside, not renamed",
+			    who, d->md5);
+		} else {
+			close(d->fd);
+			d->fd = -1;
+			download_set_state(d, DOWNLOAD_DONE);
+			download_store_state(d, "done");
+			log_info(
+			    "downloaded %s (%llu bytes, MD5 verified) to %s",
+			    d->md5, (unsigned long long)d->size, d->final_path);
+			download_finish(d);
+		}
+		break;
+	case DJOB_DISCARD:
+		download_finish(d);
+		break;
+	case DJOB_TRUNCATE:
+		if (j->err != 0 && !download_over(d))
+			download_fail(d, j->err, "cannot truncate %s: %s",
+			    d->part_path, uv_strerror(j->err));
+		else if (!d->stopping)
+			download_schedule(d);
+		break;
+	}
+	free(j->buf);
+	free(j->bitmap);
+	free(j);
+	download_maybe_free(d);
+}
+
+/* ---- manager ------------------------------------------------------------------ */
+
+static void
+download_free_now(struct download *d)
 {
 	struct downloader *dl = d->dl;
 	struct download **pp;
 
-	if (!d->freeing || d->job != JOB_NONE || d->c != NULL ||
-	    d->dial != NULL)
-		return;
 	for (pp = &dl->list; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == d) {
 			*pp = d->next;
@@ -659,45 +1630,77 @@ download_maybe_free(struct download *d)
 	free(d->dir);
 	free(d->part_path);
 	free(d->final_path);
-	free(d->pend);
-	free(d->wbuf);
+	free(d->src);
+	free(d->hashes);
+	free(d->pstate);
+	free(d->bitmap);
 	free(d);
 	if (dl->dead && dl->list == NULL && !dl->timer_open)
 		free(dl);
 }
 
 static void
-downloader_timer_closed(uv_handle_t *h)
+download_maybe_free(struct download *d)
 {
-	struct downloader *dl = h->data;
+	if (d->jobs > 0 || d->reqs != NULL)
+		return;
+	if (d->stopping) {
+		download_free_now(d);
+		return;
+	}
+	/* Keep a bounded number of finished downloads for status. */
+	if (d->finished) {
+		unsigned n = 0;
+		struct download *x, *oldest = NULL;
 
-	dl->timer_open = 0;
-	if (dl->list == NULL)
-		free(dl);
+		for (x = d->dl->list; x != NULL; x = x->next) {
+			if (x->finished && x->jobs == 0 && x->reqs == NULL) {
+				n++;
+				oldest = x; /* list is newest first */
+			}
+		}
+		if (n > DL_KEEP_FINISHED && oldest != NULL)
+			download_free_now(oldest);
+	}
 }
 
 static void
-download_progress_tick(uv_timer_t *t)
+downloader_tick(uv_timer_t *t)
 {
 	struct downloader *dl = t->data;
 	uint64_t now = uv_now(dl->loop);
+	int throttle = ratelimit_delay(&dl->limit, now) > 0;
 
 	for (struct download *d = dl->list; d != NULL; d = d->next) {
-		double dt, inst;
+		uint64_t bytes = d->fetched;
+		double dt = (double)(now - d->rate_ms) / 1000.0;
 
+		if (!throttle) {
+			for (struct dreq *r = d->reqs; r != NULL; r = r->next) {
+				if (r->throttled && r->c != NULL) {
+					r->throttled = 0;
+					conn_resume(r->c);
+					dreq_read(r->c);
+				}
+			}
+		}
 		if (d->finished)
 			continue;
-		dt = (double)(now - d->rate_ms) / 1000.0;
-		if (dt <= 0)
-			continue;
-		inst = (double)(d->written + d->pend_len - d->rate_bytes) / dt;
-		d->rate = d->rate == 0 ? inst : 0.5 * d->rate + 0.5 * inst;
-		d->rate_bytes = d->written + d->pend_len;
-		d->rate_ms = now;
-		if (d->rate_bytes != d->reported) {
-			d->reported = d->rate_bytes;
-			download_emit(d, DOWNLOAD_EV_PROGRESS);
+		if (dt >= (double)dl->opts.progress_ms / 1000.0) {
+			double inst = (double)(bytes - d->rate_bytes) / dt;
+
+			d->rate = d->rate == 0 ? inst
+					       : 0.5 * d->rate + 0.5 * inst;
+			d->rate_bytes = bytes;
+			d->rate_ms = now;
+			if (d->state == DOWNLOAD_RECEIVING ||
+			    d->state == DOWNLOAD_WAITING)
+				download_emit(d, DOWNLOAD_EV_PROGRESS);
 		}
+		if (d->state == DOWNLOAD_WAITING && now >= d->retry_at)
+			download_schedule(d);
+		else if (d->state == DOWNLOAD_RECEIVING)
+			download_schedule(d); /* sources back from backoff */
 	}
 }
 
@@ -712,7 +1715,15 @@ downloader_new(uv_loop_t *loop, const struct download_opts *opts)
 		dl->opts.idle_ms = 30000;
 	if (dl->opts.progress_ms == 0)
 		dl->opts.progress_ms = 250;
-	dl->opts.dial.rcap = DOWNLOAD_RCAP;
+	if (dl->opts.per_source == 0)
+		dl->opts.per_source = 2;
+	if (dl->opts.max_parts == 0)
+		dl->opts.max_parts = 8;
+	if (dl->opts.retry_min_ms == 0)
+		dl->opts.retry_min_ms = 1000;
+	if (dl->opts.retry_max_ms == 0)
+		dl->opts.retry_max_ms = 60000;
+	dl->opts.dial.rcap = DL_RCAP;
 	if (opts->dial.bind4 != NULL) {
 		memcpy(
 		    &dl->bind4, opts->dial.bind4, sizeof(struct sockaddr_in));
@@ -723,13 +1734,14 @@ downloader_new(uv_loop_t *loop, const struct download_opts *opts)
 		    &dl->bind6, opts->dial.bind6, sizeof(struct sockaddr_in6));
 		dl->opts.dial.bind6 = (struct sockaddr *)&dl->bind6;
 	}
+	ratelimit_init(&dl->limit, dl->opts.rate, uv_now(loop));
 	dl->next_id = 1;
-	uv_timer_init(loop, &dl->progress);
+	uv_timer_init(loop, &dl->tick);
 	dl->timer_open = 1;
-	dl->progress.data = dl;
-	uv_timer_start(&dl->progress, download_progress_tick,
-	    dl->opts.progress_ms, dl->opts.progress_ms);
-	uv_unref((uv_handle_t *)&dl->progress);
+	dl->tick.data = dl;
+	/* 50 ms: rate-limit wake-ups are this fine; progress is coarser. */
+	uv_timer_start(&dl->tick, downloader_tick, 50, 50);
+	uv_unref((uv_handle_t *)&dl->tick);
 	return dl;
 }
 
@@ -738,6 +1750,26 @@ downloader_set_cb(struct downloader *dl, download_cb cb, void *arg)
 {
 	dl->cb = cb;
 	dl->cb_arg = arg;
+}
+
+static struct download *
+download_new(
+    struct downloader *dl, const char *md5, const char *name, const char *dir)
+{
+	struct download *d = xcalloc(1, sizeof(*d));
+
+	d->dl = dl;
+	d->id = dl->next_id++;
+	d->row = -1;
+	memcpy(d->md5, md5, COURSE_MD5_LEN + 1);
+	d->name = xstrdup(name);
+	d->dir = xstrdup(dir);
+	d->fd = -1;
+	d->rate_ms = uv_now(dl->loop);
+	d->state = DOWNLOAD_CREATING;
+	d->next = dl->list;
+	dl->list = d;
+	return d;
 }
 
 int
@@ -749,42 +1781,180 @@ download_start(struct downloader *dl, const char *md5, const char *name,
 	char lmd5[COURSE_MD5_LEN + 1];
 	struct download *d;
 	struct stat st;
+	size_t nlen;
 	int n;
 
 	if (strlen(md5) != COURSE_MD5_LEN || course_md5_parse(md5, lmd5) != 0)
 		return WARREN_EFIELD;
 	if (nsources == 0)
 		return WARREN_EEMPTY;
+	for (d = dl->list; d != NULL; d = d->next) {
+		if (!download_over(d) && strcmp(d->md5, lmd5) == 0) {
+			for (unsigned i = 0; i < nsources; i++)
+				download_add_source(d, &sources[i]);
+			*out = d;
+			return 0;
+		}
+	}
 	if (dir[0] != '/' || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	if (name == NULL)
 		name = "";
+	nlen = strlen(name);
 	n = course_name_sanitize(name,
-	    strlen(name) < COURSE_NAME_LEN * 4 ? strlen(name)
-					       : COURSE_NAME_LEN * 4,
-	    lmd5, clean, sizeof(clean));
+	    nlen < COURSE_NAME_LEN * 4 ? nlen : COURSE_NAME_LEN * 4, lmd5,
+	    clean, sizeof(clean));
 	if (n < 0)
 		return n;
 
-	d = xcalloc(1, sizeof(*d));
-	d->dl = dl;
-	d->id = dl->next_id++;
-	memcpy(d->md5, lmd5, sizeof(d->md5));
-	d->name = xstrdup(clean);
-	d->dir = xstrdup(dir);
-	d->fd = -1;
-	d->nsources = nsources < DOWNLOAD_MAX_SOURCES ? nsources
-						      : DOWNLOAD_MAX_SOURCES;
-	memcpy(d->sources, sources, d->nsources * sizeof(sources[0]));
-	d->pend = xmalloc(DOWNLOAD_BUF_LEN);
-	d->wbuf = xmalloc(DOWNLOAD_BUF_LEN);
-	d->rate_ms = uv_now(dl->loop);
-	d->state = DOWNLOAD_CREATING;
-	d->next = dl->list;
-	dl->list = d;
+	d = download_new(dl, lmd5, clean, dir);
+	if (dl->opts.state != NULL)
+		d->row = dlstate_create(dl->opts.state, lmd5, clean, dir);
+	for (unsigned i = 0; i < nsources; i++)
+		download_add_source(d, &sources[i]);
 	*out = d;
 	download_emit(d, DOWNLOAD_EV_STARTED);
-	download_job_start(d, JOB_CREATE);
+	job_start(job_new(d, DJOB_CREATE));
+	return 0;
+}
+
+/* Parse "ADDR:PORT ADDR:PORT" back into a source. */
+static int
+download_parse_source(
+    const char *label, const char *addrs, struct download_source *out)
+{
+	char *copy = xstrdup(addrs), *tok, *save = NULL;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->label, sizeof(out->label), "%s", label);
+	for (tok = strtok_r(copy, " ", &save);
+	     tok != NULL && out->naddrs < DIAL_MAX_ADDRS;
+	     tok = strtok_r(NULL, " ", &save))
+		if (addr_parse(tok, 0, &out->addrs[out->naddrs]) == 0)
+			out->naddrs++;
+	free(copy);
+	return out->naddrs > 0 ? 0 : -1;
+}
+
+static void
+downloader_restore_row(void *arg, const struct dlstate_row *row)
+{
+	struct downloader *dl = arg;
+	struct download *d;
+	struct djob *j;
+
+	d = download_new(dl, row->md5, row->name, row->dir);
+	d->row = row->id;
+	d->fetched_before = row->fetched;
+	for (unsigned i = 0; i < row->nsources; i++) {
+		struct download_source s;
+
+		if (download_parse_source(row->sources[i].label,
+			row->sources[i].addrs, &s) == 0) {
+			/* Already stored: add without storing again. */
+			int64_t keep = d->row;
+
+			d->row = -1;
+			download_add_source(d, &s);
+			d->row = keep;
+		}
+	}
+	if (row->part_path != NULL && row->hashes != NULL && row->nparts > 0 &&
+	    (d->fd = open(row->part_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) >=
+		0) {
+		d->part_path = xstrdup(row->part_path);
+		d->layout = 1;
+		d->size = (uint64_t)row->size;
+		d->size_known = 1;
+		d->lenpart = row->lenpart;
+		d->nparts = row->nparts;
+		d->hashes = xmalloc((size_t)d->nparts * 20);
+		memcpy(d->hashes, row->hashes, (size_t)d->nparts * 20);
+		d->pstate = xcalloc(d->nparts, 1);
+		d->bitmap = xcalloc((d->nparts + 7) / 8 + 1, 1);
+		hash_init(&d->md5ctx, HASH_MD5);
+		for (unsigned i = 0; i < d->nsrc; i++)
+			d->src[i].ext = -1;
+		j = job_new(d, DJOB_CHECK);
+		j->bitmap = xcalloc((d->nparts + 7) / 8 + 1, 1);
+		if (row->done != NULL)
+			memcpy(j->bitmap, row->done, (d->nparts + 7) / 8);
+		j->buf = xmalloc(d->lenpart);
+		d->state = strcmp(row->state, "paused") == 0
+		    ? DOWNLOAD_PAUSED
+		    : DOWNLOAD_CHECKING;
+		job_start(j);
+	} else {
+		/* Nothing usable on disk: start over (a stale .part of a
+		 * RETR-only download cannot be trusted). */
+		if (row->part_path != NULL)
+			unlink(row->part_path);
+		d->state = strcmp(row->state, "paused") == 0
+		    ? DOWNLOAD_PAUSED
+		    : DOWNLOAD_CREATING;
+		job_start(job_new(d, DJOB_CREATE));
+	}
+	log_info("resuming download %s (%s) with %u sources", d->md5, d->name,
+	    d->nsrc);
+	download_emit(d, DOWNLOAD_EV_STARTED);
+}
+
+unsigned
+downloader_restore(struct downloader *dl)
+{
+	unsigned before = 0, after = 0;
+
+	if (dl->opts.state == NULL)
+		return 0;
+	for (struct download *d = dl->list; d != NULL; d = d->next)
+		before++;
+	dlstate_load(dl->opts.state, downloader_restore_row, dl);
+	for (struct download *d = dl->list; d != NULL; d = d->next)
+		after++;
+	return after - before;
+}
+
+int
+download_pause(struct download *d)
+{
+	if (download_over(d))
+		return WARREN_EPROTO;
+	if (d->state == DOWNLOAD_PAUSED)
+		return 0;
+	download_stop_requests(d);
+	download_store_state(d, "paused");
+	download_set_state(d, DOWNLOAD_PAUSED);
+	return 0;
+}
+
+int
+download_resume(struct download *d)
+{
+	if (d->state != DOWNLOAD_PAUSED)
+		return download_over(d) ? WARREN_EPROTO : 0;
+	download_store_state(d, "active");
+	for (unsigned i = 0; i < d->nsrc; i++) {
+		if (d->src[i].state == DSRC_BACKOFF) {
+			d->src[i].state = DSRC_IDLE;
+			d->src[i].failures = 0;
+		}
+	}
+	if (d->part_path == NULL) {
+		d->state = DOWNLOAD_CREATING;
+		job_start(job_new(d, DJOB_CREATE));
+		return 0;
+	}
+	download_set_state(d, DOWNLOAD_RECEIVING);
+	download_schedule(d);
+	return 0;
+}
+
+int
+download_cancel(struct download *d)
+{
+	if (download_over(d))
+		return WARREN_EPROTO;
+	download_fail(d, WARREN_ECANCELED, "canceled");
 	return 0;
 }
 
@@ -799,18 +1969,53 @@ download_info(const struct download *d, struct download_info *out)
 	    : d->part_path        ? d->part_path
 				  : "";
 	out->state = d->state;
-	out->size = d->size_known ? d->size : d->size_hint;
+	out->size = d->size_known ? d->size : 0;
 	out->size_known = d->size_known;
-	out->bytes = d->written + d->pend_len + d->wlen;
+	if (d->layout) {
+		uint64_t b = (uint64_t)d->parts_done * d->lenpart;
+
+		if (d->nparts > 0 && d->pstate[d->nparts - 1] == PART_DONE)
+			b -= d->lenpart - download_part_len(d, d->nparts - 1);
+		out->bytes = b;
+	} else {
+		out->bytes = d->stream_off == UINT64_MAX ? 0 : d->stream_off;
+	}
 	if (d->state == DOWNLOAD_DONE)
 		out->bytes = d->size;
+	out->fetched = d->fetched_before + d->fetched;
 	out->rate = d->rate;
-	out->nsources = d->nsources;
-	out->source = d->cur_source < d->nsources
-	    ? d->sources[d->cur_source].label
-	    : "";
+	out->nparts = d->nparts;
+	out->parts_done = d->parts_done;
+	out->nsources = d->nsrc;
+	for (unsigned i = 0; i < d->nsrc; i++)
+		if (d->src[i].state == DSRC_ACTIVE)
+			out->active_sources++;
+	if (d->state == DOWNLOAD_WAITING && d->retry_at > uv_now(d->dl->loop))
+		out->retry_in_ms = d->retry_at - uv_now(d->dl->loop);
 	out->err = d->err;
 	out->message = d->message;
+}
+
+void
+download_source_info(
+    const struct download *d, unsigned i, struct download_source_info *out)
+{
+	const struct dsrc *s = &d->src[i];
+	uint64_t now = uv_now(d->dl->loop);
+
+	memset(out, 0, sizeof(*out));
+	out->label = s->src.label;
+	out->state = s->state;
+	out->ext = s->ext;
+	out->inflight = s->inflight;
+	out->fetched = s->fetched;
+	out->good_parts = s->good_parts;
+	out->bad_parts = s->bad_parts;
+	out->rate = s->rate;
+	out->rtt_ms = s->rtt_ms;
+	if (s->state == DSRC_BACKOFF && s->retry_at > now)
+		out->retry_in_ms = s->retry_at - now;
+	out->error = s->error;
 }
 
 uint64_t
@@ -836,6 +2041,16 @@ downloader_foreach(
 		fn(arg, d);
 }
 
+static void
+downloader_timer_closed(uv_handle_t *h)
+{
+	struct downloader *dl = h->data;
+
+	dl->timer_open = 0;
+	if (dl->list == NULL)
+		free(dl);
+}
+
 void
 downloader_free(struct downloader *dl)
 {
@@ -844,13 +2059,12 @@ downloader_free(struct downloader *dl)
 	if (dl == NULL)
 		return;
 	dl->dead = 1;
-	uv_close((uv_handle_t *)&dl->progress, downloader_timer_closed);
+	uv_close((uv_handle_t *)&dl->tick, downloader_timer_closed);
 	for (d = dl->list; d != NULL; d = next) {
 		next = d->next;
-		d->freeing = 1;
-		if (d->state != DOWNLOAD_DONE && d->state != DOWNLOAD_FAILED)
-			download_fail(d, WARREN_ECANCELED, "node stopping");
-		else
-			download_maybe_free(d);
+		/* Keep the stored row: the download resumes next time. */
+		d->stopping = 1;
+		download_stop_requests(d);
+		download_maybe_free(d);
 	}
 }

@@ -252,3 +252,86 @@ def net(tmp_path):
         if "ERROR: AddressSanitizer" in log or "runtime error:" in log or "LeakSanitizer" in log:
             errors.append("sanitizer report from node %s:\n%s" % (n.addr, log[-6000:]))
     assert not errors, "\n".join(errors)
+
+
+PART = 262144
+
+
+def chunked(kind, data, chunk=4096):
+    """An ARET/AREP reply for data, chunked as course.md §8."""
+    out = bytearray(kind + b"%06d" % ((len(data) + chunk - 1) // chunk))
+    for off in range(0, len(data), chunk):
+        piece = data[off:off + chunk]
+        out += b"%05d" % len(piece) + piece
+    return bytes(out)
+
+
+def ahas(data, lenpart=PART):
+    """The AHAS reply describing data (course.md §9.1)."""
+    n = (len(data) + lenpart - 1) // lenpart
+    out = bytearray(b"AHAS%010d%06d%08d" % (len(data), lenpart, n))
+    for i in range(n):
+        out += hashlib.sha1(data[i * lenpart:(i + 1) * lenpart]).hexdigest().encode()
+    return bytes(out)
+
+
+class ScriptedPeer:
+    """A course-protocol peer written from course.md, for tests: accepts
+    connections, reads one request (HASH/RETR 36 bytes, RETP 44), and
+    answers with what the handler returns (bytes), or closes without a word
+    (None), like existing peers do for kinds they do not know."""
+
+    def __init__(self, ip, on_retr=None, on_hash=None, on_retp=None):
+        import threading
+        fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        self.srv = socket.socket(fam, socket.SOCK_STREAM)
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind((ip, 0))
+        self.srv.listen(16)
+        self.srv.settimeout(0.2)
+        port = self.srv.getsockname()[1]
+        self.addr = ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, port)
+        self.on = {b"RETR": on_retr, b"HASH": on_hash, b"RETP": on_retp}
+        self.requests = []
+        self.running = True
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def _read(self, c, n):
+        b = b""
+        while len(b) < n:
+            x = c.recv(n - len(b))
+            if not x:
+                break
+            b += x
+        return b
+
+    def run(self):
+        while self.running:
+            try:
+                c, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                c.settimeout(10)
+                req = self._read(c, 4)
+                req += self._read(c, 40 if req == b"RETP" else 32)
+                self.requests.append(req)
+                h = self.on.get(req[:4])
+                reply = None
+                if h is not None:
+                    arg = int(req[36:44]) if req[:4] == b"RETP" else None
+                    reply = h(req[4:36].decode()) if arg is None else h(req[4:36].decode(), arg)
+                if reply:
+                    c.sendall(reply)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def close(self):
+        self.running = False
+        self.srv.close()
+        self.t.join(5)

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from conftest import make_file, md5_file, wait_until
+from conftest import ScriptedPeer, chunked, make_file, md5_file, wait_until
 
 MiB = 1024 * 1024
 
@@ -25,7 +25,9 @@ def test_sizes_move_with_md5_checked(net, size):
     assert md5_file(got) == md5
     assert not [f for f in os.listdir(dst.share) if f.endswith(".part")]
     st = src.status()["uploads"]
-    assert st["completed"] == 1 and st["failed"] == 0
+    # one HASH, then one RETP per 256 KiB part
+    assert st["hash_served"] == 1 and st["failed"] == 0
+    assert st["completed"] == (size + 262143) // 262144
 
 
 def test_ipv6_loopback(net):
@@ -61,56 +63,39 @@ def test_bad_md5_argument_is_usage_or_failure(net):
 
 
 def test_peer_closing_mid_transfer(net):
-    src = net.node("src", env={"WARREN_TEST_FAULTS": "close_after=1000000"})
+    """Every part request dies mid-part: the source is retried with
+    backoff, the CLI says so and leaves the download to the node, and no
+    file is ever renamed into place."""
+    src = net.node("src", env={"WARREN_TEST_FAULTS": "close_after=100000"})
     md5 = make_file(os.path.join(src.share, "big.bin"), 3 * MiB, seed=3)
     wait_until(lambda: src.status()["library"]["files"] == 1, 30)
-    assert src.status()["test_faults"] == "close_after=1000000"
+    assert src.status()["test_faults"] == "close_after=100000"
     dst = net.node("dst")
     p = dst.cli("get", md5, "--from", src.addr, "--name", "big.bin", check=1)
     assert "closed the connection early" in p.stderr
-    assert os.listdir(dst.share) == []  # no renamed file, no .part left
-
-
-class ScriptedPeer:
-    """A tiny course-protocol server written from course.md: accepts one
-    connection, reads a 36-byte RETR, sends `reply`, then closes."""
-
-    def __init__(self, ip, reply):
-        self.srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.srv.bind((ip, 0))
-        self.srv.listen(1)
-        self.addr = "%s:%d" % self.srv.getsockname()
-        self.reply = reply
-        self.request = b""
-        self.t = threading.Thread(target=self.run, daemon=True)
-        self.t.start()
-
-    def run(self):
-        c, _ = self.srv.accept()
-        c.settimeout(10)
-        while len(self.request) < 36:
-            b = c.recv(36 - len(self.request))
-            if not b:
-                break
-            self.request += b
-        c.sendall(self.reply)
-        c.close()
-        self.srv.close()
+    assert "keeps retrying" in p.stderr
+    assert [f for f in os.listdir(dst.share) if not f.endswith(".part")] == []
+    d = dst.call("downloads")["result"]["downloads"][0]
+    assert d["state"] == "waiting" and d["parts_done"] == 0
+    assert d["source_list"][0]["state"] == "backoff"
 
 
 def test_scripted_peer_truncated_aret(net):
+    """A peer that speaks only RETR (it closes on HASH, as existing peers
+    do) and then stops mid-reply."""
     dst = net.node("dst")
     data = os.urandom(10000)
     import hashlib
     md5 = hashlib.md5(data).hexdigest()
     # ARET announcing 3 chunks, then only 1.5 of them.
     reply = b"ARET000003" + b"04096" + data[:4096] + b"04096" + data[4096:6000]
-    peer = ScriptedPeer(dst.ip, reply)
+    peer = ScriptedPeer(dst.ip, on_retr=lambda m: reply)
     p = dst.cli("get", md5, "--from", peer.addr, "--name", "t.bin", check=1)
-    peer.t.join(5)
-    assert peer.request == b"RETR" + md5.encode()
+    peer.close()
+    assert peer.requests[0] == b"HASH" + md5.encode()
+    assert b"RETR" + md5.encode() in peer.requests
     assert "closed the connection early" in p.stderr
-    assert os.listdir(dst.share) == []
+    assert [f for f in os.listdir(dst.share) if not f.endswith(".part")] == []
 
 
 def test_scripted_peer_exact_aret(net):
@@ -122,25 +107,50 @@ def test_scripted_peer_exact_aret(net):
     reply = (b"ARET000003" + b"04096" + data[:4096] + b"04096" + data[4096:8192]
              + b"01808" + data[8192:])
     assert len(reply) == 10025
-    peer = ScriptedPeer(dst.ip, reply)
+    peer = ScriptedPeer(dst.ip, on_retr=lambda m: reply)
     dst.cli("get", md5, "--from", peer.addr, "--name", "Annual_Report.pdf", check=0)
+    peer.close()
     with open(os.path.join(dst.share, "Annual_Report.pdf"), "rb") as f:
         assert f.read() == data
 
 
 def test_md5_mismatch_kept_aside_never_renamed(net):
-    src = net.node("src", env={"WARREN_TEST_FAULTS": "corrupt_part=1"})
-    md5 = make_file(os.path.join(src.share, "doc.bin"), 700000, seed=9)
-    wait_until(lambda: src.status()["library"]["files"] == 1, 30)
+    """A RETR-only peer sends the wrong bytes: no part list can catch it,
+    the whole-file MD5 does; the data is kept aside, never renamed over
+    the good file that has the same name."""
     dst = net.node("dst")
+    want = os.urandom(700000)
+    import hashlib
+    md5 = hashlib.md5(want).hexdigest()
+    wrong = bytearray(want)
+    wrong[400000] ^= 1
+    peer = ScriptedPeer(dst.ip, on_retr=lambda m: chunked(b"ARET", bytes(wrong)))
     good = os.path.join(dst.share, "doc.bin")
     with open(good, "wb") as f:
         f.write(b"precious")
-    p = dst.cli("get", md5, "--from", src.addr, "--name", "doc.bin", check=1)
+    p = dst.cli("get", md5, "--from", peer.addr, "--name", "doc.bin", check=1)
+    peer.close()
     assert "MD5 mismatch" in p.stderr
     with open(good, "rb") as f:
         assert f.read() == b"precious"
     assert "doc.bin.bad.part" in os.listdir(dst.share)
+
+
+def test_corrupt_part_from_warren_source_is_caught_by_sha1(net):
+    """A warren source that corrupts a part: the part's SHA-1 catches it,
+    the source is banned, and with no other source the download fails
+    without renaming anything."""
+    src = net.node("src", env={"WARREN_TEST_FAULTS": "corrupt_part=1"})
+    md5 = make_file(os.path.join(src.share, "doc.bin"), 700000, seed=9)
+    wait_until(lambda: src.status()["library"]["files"] == 1, 30)
+    dst = net.node("dst")
+    p = dst.cli("get", md5, "--from", src.addr, "--name", "doc.bin", check=1)
+    assert "wrong SHA-1" in p.stderr
+    assert "doc.bin" not in os.listdir(dst.share)
+    d = dst.call("downloads")["result"]["downloads"][0]
+    assert d["state"] == "failed"
+    assert d["source_list"][0]["state"] == "banned"
+    assert d["source_list"][0]["bad_parts"] == 1
 
 
 def test_name_with_dotdot_stays_in_download_folder(net, tmp_path):
