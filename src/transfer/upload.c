@@ -5,6 +5,18 @@
  * time on the thread pool, checks its SHA-1, then writes it with the chunk
  * headers interleaved as one writev. Two part buffers per upload let the
  * next read overlap the current write.
+ *
+ * Slots and queue: an upload holds a slot from its start until its last
+ * byte is written (or it fails). A RETR/RETP that finds every slot taken
+ * waits in a FIFO queue, still reading its connection so that a peer who
+ * leaves is forgotten at once; one timer answers Busy to the oldest waiter
+ * when its time is up.
+ *
+ * Rate: every write is accounted in the uploader's token bucket once it is
+ * done; while the bucket is in debt the upload waits on its own timer
+ * before it writes again (reading ahead goes on). Under a low limit a part
+ * is written in slices of whole chunk units, so that no upload stays
+ * silent for long.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,12 +30,23 @@
 #include "core/xmalloc.h"
 #include "store/hash.h"
 #include "store/library.h"
+#include "transfer/ratelimit.h"
 #include "upload.h"
 #include "warren/error.h"
 
 #define UPLOAD_NBUF 2
 
-enum upbuf_state { UPBUF_FREE, UPBUF_READING, UPBUF_WRITING };
+/* Under a rate limit, a write carries about 1/UPLOAD_SLICES_PER_S of a
+ * second's worth of bytes, and never less than UPLOAD_SLICE_MIN. */
+#define UPLOAD_SLICES_PER_S 8
+#define UPLOAD_SLICE_MIN    4096
+
+enum upbuf_state {
+	UPBUF_FREE,
+	UPBUF_READING, /* read job in flight */
+	UPBUF_READY,   /* laid out; units [unit_done, nunits) to write */
+	UPBUF_WRITING, /* units [unit_done, unit_end) being written */
+};
 
 struct upbuf {
 	enum upbuf_state state;
@@ -37,6 +60,15 @@ struct upbuf {
 	char *hdrs;    /* chunk headers, 5 bytes each (+ reply head) */
 	uv_buf_t *iov; /* interleaved headers and data */
 	unsigned niov;
+	/* Writes carry whole units: a chunk unit (Lenchunk + data, §2.2),
+	 * with the reply head joined to the first; a chunk begun in the
+	 * previous buffer ends in a unit of its own. Unit k is iov entries
+	 * [units[k], units[k + 1]); units[nunits] == niov. */
+	unsigned *units;
+	unsigned nunits;
+	unsigned unit_done; /* units already written */
+	unsigned unit_end;  /* one past the last unit of the write in flight */
+	size_t wlen;        /* bytes of the write in flight */
 };
 
 struct upload {
@@ -54,14 +86,30 @@ struct upload {
 	uint32_t end_part;      /* one past the last part to send */
 	uint32_t parts_total;   /* parts in this reply */
 	uint32_t parts_written;
-	unsigned jobs;   /* read jobs in flight (0 or 1) */
-	unsigned writes; /* writes in flight */
+	uint32_t send_part; /* next part to write: parts go out in order */
+	unsigned jobs;      /* read jobs in flight (0 or 1) */
+	unsigned writes;    /* writes in flight (0 or 1) */
 	int head_sent;
-	int failed;    /* stop reading; finish when idle */
-	int completed; /* every byte of the reply was written */
-	uint64_t sent; /* data bytes written */
+	int failed;      /* stop reading; finish when idle */
+	int cut;         /* fault: close once the part being sent is out */
+	int completed;   /* every byte of the reply was written */
+	int has_slot;    /* counted in stats.active */
+	int pacing;      /* waiting on pace for the rate limit */
+	uint64_t sent;   /* data bytes written */
+	uv_timer_t pace; /* rate-limit wait; up is freed in its close cb */
 	struct upbuf bufs[UPLOAD_NBUF];
 	struct upload *next, *prev;
+};
+
+/* A RETR/RETP waiting for a slot. */
+struct upload_wait {
+	struct uploader *u;
+	struct conn *c;        /* owner is this record while queued */
+	enum course_kind kind; /* COURSE_RETR or COURSE_RETP */
+	char md5[COURSE_MD5_LEN + 1];
+	unsigned long partnum; /* RETP */
+	uint64_t deadline_ms;  /* uv_now() after which it gets Busy */
+	struct upload_wait *next, *prev;
 };
 
 struct uploader {
@@ -69,20 +117,77 @@ struct uploader {
 	struct library *lib;
 	struct upload_opts opts;
 	struct upload_stats stats;
-	struct upload *list; /* active uploads */
-	int dead;            /* upload_free() called */
+	struct ratelimit rate; /* shared by every upload */
+	size_t slice_max;      /* bytes per paced write; 0 = a whole part */
+	struct upload *list;   /* uploads not yet destroyed */
+	struct upload_wait *qhead, *qtail; /* FIFO, oldest (first due) first */
+	uv_timer_t qtimer;                 /* fires when qhead is due */
+	unsigned handles; /* uv handles not yet closed: qtimer, paces */
+	int dead;         /* upload_free() called */
 };
 
 static void upload_pump(struct upload *up);
+static void upload_send(struct upload *up);
+static void upload_queue_run(struct uploader *u);
 
 static void
 upload_maybe_free_server(struct uploader *u)
 {
-	if (u->dead && u->list == NULL)
+	if (u->dead && u->list == NULL && u->handles == 0)
 		free(u);
 }
 
-/* Called when nothing of up is in flight any more. */
+static void
+upload_handle_closed(uv_handle_t *h)
+{
+	struct uploader *u = h->data;
+
+	u->handles--;
+	upload_maybe_free_server(u);
+}
+
+static void
+upload_pace_closed(uv_handle_t *h)
+{
+	struct upload *up = h->data;
+	struct uploader *u = up->u;
+
+	free(up);
+	u->handles--;
+	upload_maybe_free_server(u);
+}
+
+/* Give up's slot to the oldest waiter. Idempotent. */
+static void
+upload_release_slot(struct upload *up)
+{
+	struct uploader *u = up->u;
+
+	if (!up->has_slot)
+		return;
+	up->has_slot = 0;
+	u->stats.active--;
+	if (!u->dead)
+		upload_queue_run(u);
+}
+
+static void
+upload_free_bufs(struct upload *up)
+{
+	for (unsigned i = 0; i < UPLOAD_NBUF; i++) {
+		free(up->bufs[i].data);
+		free(up->bufs[i].hdrs);
+		free(up->bufs[i].iov);
+		free(up->bufs[i].units);
+		up->bufs[i].units = NULL;
+		up->bufs[i].data = NULL;
+		up->bufs[i].hdrs = NULL;
+		up->bufs[i].iov = NULL;
+	}
+}
+
+/* Called when nothing of up is in flight any more; up is freed once its
+ * pace timer is closed. */
 static void
 upload_destroy(struct upload *up)
 {
@@ -94,17 +199,13 @@ upload_destroy(struct upload *up)
 		u->list = up->next;
 	if (up->next != NULL)
 		up->next->prev = up->prev;
-	u->stats.active--;
 	if (up->fd >= 0)
 		close(up->fd);
-	for (unsigned i = 0; i < UPLOAD_NBUF; i++) {
-		free(up->bufs[i].data);
-		free(up->bufs[i].hdrs);
-		free(up->bufs[i].iov);
-	}
+	upload_free_bufs(up);
 	library_file_unref(up->f);
-	free(up);
-	upload_maybe_free_server(u);
+	up->f = NULL;
+	uv_close((uv_handle_t *)&up->pace, upload_pace_closed);
+	upload_release_slot(up);
 }
 
 static int
@@ -209,13 +310,17 @@ upbuf_layout(struct upload *up, struct upbuf *b)
 	uint64_t pos = b->off, end = b->off + b->len;
 	char *h = b->hdrs;
 	unsigned n = 0;
+	int head = 0;
 
+	b->nunits = 0;
 	if (!up->head_sent) {
 		course_encode_chunks_head(
 		    up->kind, up->nchunk, h, COURSE_CHUNKS_HEAD_LEN);
+		b->units[b->nunits++] = n;
 		b->iov[n++] = uv_buf_init(h, COURSE_CHUNKS_HEAD_LEN);
 		h += COURSE_CHUNKS_HEAD_LEN;
 		up->head_sent = 1;
+		head = 1;
 	}
 	while (pos < end) {
 		uint64_t rel = pos - up->chunk_base;
@@ -229,35 +334,101 @@ upbuf_layout(struct upload *up, struct upbuf *b)
 
 			course_encode_chunk_len(
 			    (unsigned)clen, h, COURSE_CHUNK_LEN_LEN);
+			if (!(head && n == 1))
+				b->units[b->nunits++] = n;
 			b->iov[n++] = uv_buf_init(h, COURSE_CHUNK_LEN_LEN);
 			h += COURSE_CHUNK_LEN_LEN;
 		}
 		if (seg_end > end)
 			seg_end = end;
+		if (n == 0)
+			b->units[b->nunits++] = n; /* a chunk's continuation */
 		b->iov[n++] = uv_buf_init((char *)b->data + (pos - b->off),
 		    (unsigned)(seg_end - pos));
 		pos = seg_end;
 	}
 	b->niov = n;
+	b->units[b->nunits] = n;
+	b->unit_done = 0;
 }
 
 static void
 upbuf_apply_faults(struct upload *up, struct upbuf *b)
 {
 	const struct upload_faults *fl = &up->u->opts.faults;
+	/* Data bytes of the reply before b (earlier parts may still be in
+	 * flight, so not up->sent). */
+	uint64_t before = b->off - up->range_start;
 
 	if (fl->corrupt_part >= 0 && (int64_t)b->part == fl->corrupt_part &&
 	    b->len > 0)
 		b->data[b->len / 2] ^= 0x5a;
 	if (fl->close_after >= 0 &&
-	    up->sent + b->len > (uint64_t)fl->close_after) {
-		uint64_t keep = (uint64_t)fl->close_after > up->sent
-		    ? (uint64_t)fl->close_after - up->sent
+	    before + b->len > (uint64_t)fl->close_after) {
+		uint64_t keep = (uint64_t)fl->close_after > before
+		    ? (uint64_t)fl->close_after - before
 		    : 0;
 
 		b->len = (size_t)keep;
-		up->failed = 1; /* close once this much is out */
+		up->cut = 1; /* close once this much is out */
 	}
+}
+
+/*
+ * The next write of b: whole units from unit_done on, at most max bytes
+ * but at least one unit (max 0: everything left). Returns one past its last
+ * unit and stores its length in bytes in *len.
+ */
+static unsigned
+upbuf_slice(const struct upbuf *b, size_t max, size_t *len)
+{
+	unsigned k = b->unit_done;
+	size_t total = 0;
+
+	for (; k < b->nunits; k++) {
+		size_t unit = 0;
+
+		for (unsigned i = b->units[k]; i < b->units[k + 1]; i++)
+			unit += b->iov[i].len;
+		if (max != 0 && total > 0 && total + unit > max)
+			break;
+		total += unit;
+	}
+	*len = total;
+	return k;
+}
+
+static void
+upload_pace_done(uv_timer_t *t)
+{
+	struct upload *up = t->data;
+
+	up->pacing = 0;
+	if (up->c == NULL)
+		return;
+	conn_set_timeout(up->c, up->u->opts.idle_ms);
+	upload_send(up);
+}
+
+/* Wait delay_ms before the next write. Our own wait is not the peer's
+ * idleness: the idle deadline is off meanwhile (it restarts after). */
+static void
+upload_pace(struct upload *up, uint64_t delay_ms)
+{
+	up->pacing = 1;
+	conn_set_timeout(up->c, 0);
+	uv_timer_start(&up->pace, upload_pace_done, delay_ms, 0);
+}
+
+/* Every byte of the reply is out: finish, and free the slot at once. */
+static void
+upload_complete(struct upload *up)
+{
+	up->completed = 1;
+	up->u->stats.completed++;
+	conn_finish(up->c);
+	upload_free_bufs(up); /* nothing is in flight any more */
+	upload_release_slot(up);
 }
 
 static void
@@ -265,14 +436,23 @@ upbuf_write_done(struct conn *c, void *arg, int status)
 {
 	struct upbuf *b = arg;
 	struct upload *up = b->up;
+	struct uploader *u = up->u;
+	uint64_t delay = 0;
 
 	(void)c;
 	up->writes--;
 	b->state = UPBUF_FREE;
 	if (status == 0) {
-		up->parts_written++;
-		up->sent += b->len;
-		up->u->stats.bytes += b->len;
+		delay = ratelimit_take(&u->rate, uv_now(u->loop), b->wlen);
+		b->unit_done = b->unit_end;
+		if (b->unit_done < b->nunits) {
+			b->state = UPBUF_READY; /* more slices to come */
+		} else {
+			up->parts_written++;
+			up->send_part++;
+			up->sent += b->len;
+			u->stats.bytes += b->len;
+		}
 	}
 	if (up->c == NULL) {
 		if (upload_idle(up))
@@ -283,19 +463,65 @@ upbuf_write_done(struct conn *c, void *arg, int status)
 		upload_fail(up, status);
 		return;
 	}
-	if (up->failed) {
+	if (b->state == UPBUF_FREE && up->cut) {
 		/* A fault switch cut the upload short. */
-		if (up->writes == 0)
-			conn_close(up->c, WARREN_ECLOSED);
+		conn_close(up->c, WARREN_ECLOSED);
 		return;
 	}
 	if (up->parts_written == up->parts_total) {
-		up->completed = 1;
-		up->u->stats.completed++;
-		conn_finish(up->c);
+		upload_complete(up);
 		return;
 	}
+	if (delay > 0)
+		upload_pace(up, delay);
 	upload_pump(up);
+	upload_send(up);
+}
+
+/*
+ * Write the next slice of the next part, if it is read, no write is in
+ * flight and the rate limit allows.
+ */
+static void
+upload_send(struct upload *up)
+{
+	struct uploader *u = up->u;
+	struct upbuf *b = NULL;
+	uint64_t delay;
+	unsigned first, end;
+	size_t len;
+
+	if (up->c == NULL || up->failed || up->pacing || up->writes > 0)
+		return;
+	for (unsigned i = 0; i < UPLOAD_NBUF; i++)
+		if (up->bufs[i].state == UPBUF_READY &&
+		    up->bufs[i].part == up->send_part)
+			b = &up->bufs[i];
+	if (b == NULL)
+		return;
+	if (b->nunits == 0) {
+		/* Only a cut (fault switch) leaves a part with nothing. */
+		b->state = UPBUF_FREE;
+		conn_close(up->c, WARREN_ECLOSED);
+		return;
+	}
+	delay = ratelimit_delay(&u->rate, uv_now(u->loop));
+	if (delay > 0) {
+		upload_pace(up, delay);
+		return;
+	}
+	end = upbuf_slice(b, u->slice_max, &len);
+	first = b->units[b->unit_done];
+	b->state = UPBUF_WRITING;
+	b->unit_end = end;
+	b->wlen = len;
+	up->writes++;
+	if (conn_writev(up->c, b->iov + first, b->units[end] - first,
+		upbuf_write_done, b) != 0) {
+		up->writes--;
+		b->state = UPBUF_FREE;
+		upload_fail(up, WARREN_ECLOSED);
+	}
 }
 
 static void
@@ -344,14 +570,8 @@ upbuf_read_done(uv_work_t *w, int status)
 	}
 	upbuf_apply_faults(up, b);
 	upbuf_layout(up, b);
-	b->state = UPBUF_WRITING;
-	up->writes++;
-	if (conn_writev(up->c, b->iov, b->niov, upbuf_write_done, b) != 0) {
-		up->writes--;
-		b->state = UPBUF_FREE;
-		upload_fail(up, WARREN_ECLOSED);
-		return;
-	}
+	b->state = UPBUF_READY;
+	upload_send(up);
 	upload_pump(up);
 }
 
@@ -359,7 +579,7 @@ upbuf_read_done(uv_work_t *w, int status)
 static void
 upload_pump(struct upload *up)
 {
-	if (up->failed || up->c == NULL || up->jobs > 0 ||
+	if (up->failed || up->cut || up->c == NULL || up->jobs > 0 ||
 	    up->next_part >= up->end_part)
 		return;
 	for (unsigned i = 0; i < UPLOAD_NBUF; i++) {
@@ -421,7 +641,7 @@ upload_discard(struct conn *c)
 
 static void
 upload_start(struct uploader *u, struct conn *c, const struct library_file *f,
-    const struct course_msg *m)
+    enum course_kind kind, unsigned long partnum)
 {
 	struct upload *up = xcalloc(1, sizeof(*up));
 	unsigned max_hdrs;
@@ -432,7 +652,7 @@ upload_start(struct uploader *u, struct conn *c, const struct library_file *f,
 	up->f = library_file_ref(f);
 	up->fd = -1;
 	up->chunk = u->opts.chunk;
-	if (m->kind == COURSE_RETR) {
+	if (kind == COURSE_RETR) {
 		up->kind = COURSE_ARET;
 		up->range_start = 0;
 		up->range_end = f->size;
@@ -442,7 +662,7 @@ upload_start(struct uploader *u, struct conn *c, const struct library_file *f,
 		err = course_chunk_plan(
 		    f->size, u->opts.chunk, &up->chunk, &up->nchunk);
 	} else {
-		uint64_t start = (uint64_t)m->partnum * HASH_PART_LEN;
+		uint64_t start = (uint64_t)partnum * HASH_PART_LEN;
 
 		up->kind = COURSE_AREP;
 		up->range_start = start;
@@ -450,15 +670,20 @@ upload_start(struct uploader *u, struct conn *c, const struct library_file *f,
 		    ? f->size
 		    : start + HASH_PART_LEN;
 		up->chunk_base = start;
-		up->next_part = (uint32_t)m->partnum;
+		up->next_part = (uint32_t)partnum;
 		up->end_part = up->next_part + 1;
 		err = course_chunk_plan(up->range_end - start, u->opts.chunk,
 		    &up->chunk, &up->nchunk);
 	}
+	up->send_part = up->next_part;
+	uv_timer_init(u->loop, &up->pace);
+	up->pace.data = up;
+	u->handles++;
 	up->next = u->list;
 	if (u->list != NULL)
 		u->list->prev = up;
 	u->list = up;
+	up->has_slot = 1;
 	u->stats.active++;
 	u->stats.started++;
 	c->owner = up;
@@ -480,6 +705,7 @@ upload_start(struct uploader *u, struct conn *c, const struct library_file *f,
 		b->hdrs = xmalloc(COURSE_CHUNKS_HEAD_LEN +
 		    (size_t)max_hdrs * COURSE_CHUNK_LEN_LEN);
 		b->iov = xcalloc(2 * (size_t)max_hdrs + 1, sizeof(*b->iov));
+		b->units = xcalloc((size_t)max_hdrs + 2, sizeof(*b->units));
 	}
 	conn_set_timeout(c, u->opts.idle_ms);
 	if (up->end_part == 0) {
@@ -491,40 +717,183 @@ upload_start(struct uploader *u, struct conn *c, const struct library_file *f,
 		up->completed = 1;
 		u->stats.completed++;
 		conn_write_close(c, head, sizeof(head));
+		upload_release_slot(up);
 		return;
 	}
 	upload_pump(up);
 }
 
+/* Unlink w from the queue, detach it from its conn and free it. */
+static void
+upload_wait_remove(struct upload_wait *w)
+{
+	struct uploader *u = w->u;
+
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		u->qhead = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	else
+		u->qtail = w->prev;
+	u->stats.queued--;
+	w->c->owner = NULL;
+	w->c->on_close = NULL;
+	free(w);
+}
+
+static void upload_queue_expire(uv_timer_t *t);
+
+/* Run the queue timer for the oldest waiter, or stop it. */
+static void
+upload_queue_arm(struct uploader *u)
+{
+	uint64_t now = uv_now(u->loop);
+
+	if (u->qhead == NULL) {
+		uv_timer_stop(&u->qtimer);
+		return;
+	}
+	uv_timer_start(&u->qtimer, upload_queue_expire,
+	    u->qhead->deadline_ms > now ? u->qhead->deadline_ms - now : 0, 0);
+}
+
+static void
+upload_queue_expire(uv_timer_t *t)
+{
+	struct uploader *u = t->data;
+	uint64_t now = uv_now(u->loop);
+
+	while (u->qhead != NULL && u->qhead->deadline_ms <= now) {
+		struct conn *c = u->qhead->c;
+
+		upload_wait_remove(u->qhead);
+		u->stats.busy++;
+		log_debug("no upload slot came in time: Busy");
+		upload_refuse(c, COURSE_SAY_BUSY);
+	}
+	upload_queue_arm(u);
+}
+
+/* A queued peer went away (or we closed it). */
+static void
+upload_wait_closed(struct conn *c, int err)
+{
+	struct upload_wait *w = c->owner;
+	struct uploader *u = w->u;
+
+	log_debug("queued %s request dropped: %s", course_kind_name(w->kind),
+	    err ? warren_strerror(err) : "closed");
+	upload_wait_remove(w);
+	upload_queue_arm(u);
+}
+
+static void
+upload_enqueue(struct uploader *u, struct conn *c, const struct course_msg *m)
+{
+	struct upload_wait *w = xcalloc(1, sizeof(*w));
+
+	w->u = u;
+	w->c = c;
+	w->kind = m->kind;
+	memcpy(w->md5, m->md5, sizeof(w->md5));
+	w->partnum = m->partnum;
+	w->deadline_ms = uv_now(u->loop) + u->opts.queue_timeout_ms;
+	w->prev = u->qtail;
+	if (u->qtail != NULL)
+		u->qtail->next = w;
+	else
+		u->qhead = w;
+	u->qtail = w;
+	u->stats.queued++;
+	u->stats.queued_total++;
+	c->owner = w;
+	c->on_close = upload_wait_closed;
+	c->on_read = upload_discard; /* to notice EOF */
+	conn_resume(c);
+	if (u->qhead == w)
+		upload_queue_arm(u);
+}
+
+/*
+ * The shared file a RETR/RETP/HASH asks for, or NULL after answering c
+ * with the sentence that says why not.
+ */
+static const struct library_file *
+upload_lookup(struct uploader *u, struct conn *c, enum course_kind kind,
+    const char *md5, unsigned long partnum)
+{
+	const struct library_file *f = library_find(u->lib, md5);
+
+	if (f == NULL) {
+		u->stats.not_found++;
+		upload_refuse(c, COURSE_SAY_NOTFOUND);
+		return NULL;
+	}
+	if (kind == COURSE_RETP && partnum >= f->nparts) {
+		u->stats.not_found++;
+		upload_refuse(c, COURSE_SAY_INVALID);
+		return NULL;
+	}
+	return f;
+}
+
+/* Start waiters, oldest first, while slots are free. The file is looked up
+ * again: it may have changed or gone while they waited. */
+static void
+upload_queue_run(struct uploader *u)
+{
+	int changed = 0;
+
+	while (u->qhead != NULL && u->stats.active < u->opts.slots) {
+		struct upload_wait *w = u->qhead;
+		struct conn *c = w->c;
+		enum course_kind kind = w->kind;
+		unsigned long partnum = w->partnum;
+		char md5[COURSE_MD5_LEN + 1];
+		const struct library_file *f;
+
+		memcpy(md5, w->md5, sizeof(md5));
+		upload_wait_remove(w);
+		changed = 1;
+		f = upload_lookup(u, c, kind, md5, partnum);
+		if (f != NULL)
+			upload_start(u, c, f, kind, partnum);
+	}
+	if (changed)
+		upload_queue_arm(u);
+}
+
 void
 upload_handle(struct uploader *u, struct conn *c, const struct course_msg *m)
 {
-	const struct library_file *f = library_find(u->lib, m->md5);
+	const struct library_file *f;
 	char peer[ADDR_STRLEN];
 
 	conn_consume(c, c->rlen);
 	addr_format((struct sockaddr *)&c->peer, peer, sizeof(peer));
 	log_debug("%s %s from %s", course_kind_name(m->kind), m->md5, peer);
-	if (f == NULL) {
-		u->stats.not_found++;
-		upload_refuse(c, COURSE_SAY_NOTFOUND);
+	f = upload_lookup(u, c, m->kind, m->md5, m->partnum);
+	if (f == NULL)
 		return;
-	}
 	if (m->kind == COURSE_HASH) {
 		upload_send_hash(u, c, f);
 		return;
 	}
-	if (m->kind == COURSE_RETP && m->partnum >= f->nparts) {
-		u->stats.not_found++;
-		upload_refuse(c, COURSE_SAY_INVALID);
+	/* Nobody overtakes the queue. */
+	if (u->stats.active < u->opts.slots && u->qhead == NULL) {
+		upload_start(u, c, f, m->kind, m->partnum);
 		return;
 	}
-	if (u->stats.active >= u->opts.slots) {
-		u->stats.busy++;
-		upload_refuse(c, COURSE_SAY_BUSY);
+	if (u->stats.queued < u->opts.queue_max) {
+		log_debug("every upload slot is taken: %s from %s waits",
+		    course_kind_name(m->kind), peer);
+		upload_enqueue(u, c, m);
 		return;
 	}
-	upload_start(u, c, f, m);
+	u->stats.busy++;
+	upload_refuse(c, COURSE_SAY_BUSY);
 }
 
 struct uploader *
@@ -537,10 +906,23 @@ upload_new(uv_loop_t *loop, struct library *lib, const struct upload_opts *opts)
 	u->opts = *opts;
 	if (u->opts.slots == 0)
 		u->opts.slots = 16;
+	if (u->opts.queue_timeout_ms == 0)
+		u->opts.queue_timeout_ms = 20000;
 	if (u->opts.chunk == 0)
 		u->opts.chunk = COURSE_CHUNK_DEFAULT;
 	if (u->opts.idle_ms == 0)
 		u->opts.idle_ms = 30000;
+	ratelimit_init(&u->rate, u->opts.rate, uv_now(loop));
+	if (u->opts.rate != 0) {
+		u->slice_max = u->opts.rate / UPLOAD_SLICES_PER_S;
+		if (u->slice_max < UPLOAD_SLICE_MIN)
+			u->slice_max = UPLOAD_SLICE_MIN;
+		if (u->slice_max >= HASH_PART_LEN)
+			u->slice_max = 0; /* a whole part is short enough */
+	}
+	uv_timer_init(loop, &u->qtimer);
+	u->qtimer.data = u;
+	u->handles = 1;
 	return u;
 }
 
@@ -558,6 +940,13 @@ upload_free(struct uploader *u)
 	if (u == NULL)
 		return;
 	u->dead = 1;
+	while (u->qhead != NULL) {
+		struct conn *c = u->qhead->c;
+
+		upload_wait_remove(u->qhead);
+		conn_close(c, WARREN_ECANCELED);
+	}
+	uv_close((uv_handle_t *)&u->qtimer, upload_handle_closed);
 	for (up = u->list; up != NULL; up = next) {
 		next = up->next;
 		up->failed = 1;

@@ -134,7 +134,7 @@ def test_malformed_requests(net):
 
 
 def test_busy_beyond_upload_slots(net):
-    n, md5, data = shared(net, 2 * MiB, args=["--upload-slots", "1"],
+    n, md5, data = shared(net, 2 * MiB, args=["--upload-slots", "1", "--upload-queue", "0"],
                           env={"WARREN_TEST_FAULTS": "stall"})
     hog = connect(n)
     hog.sendall(b"RETR" + md5.encode())
