@@ -24,9 +24,9 @@ cli_help(FILE *f, const struct cli_cmd *cmd)
 		    "\nSETTINGS (flag --name-with-dashes, or name = value "
 		    "in [node])\n");
 		for (const struct config_key *k = config_keys; k->name; k++)
-			fprintf(f, "    %-18s %-10s %s\n", k->name, k->arg,
+			fprintf(f, "    %-21s %-10s %s\n", k->name, k->arg,
 			    k->help);
-		fprintf(f, "    %-18s %-10s %s\n", "config", "FILE",
+		fprintf(f, "    %-21s %-10s %s\n", "config", "FILE",
 		    "INI file to read (flag only)");
 	}
 	fprintf(f, "\nEXIT STATUS\n    0 success, 1 failure, 2 usage error.\n");

@@ -57,10 +57,11 @@ cmd_status(int argc, char **argv)
 		       "announced)\n",
 		    (unsigned long long)num(lib, "name_too_long"));
 	fmt_bytes(num(up, "bytes"), b2, sizeof(b2));
-	printf("  uploads     %llu active of %llu slots; %llu done, %llu "
-	       "failed, %llu busy; %s sent\n",
+	printf("  uploads     %llu active of %llu slots, %llu queued; %llu "
+	       "done, %llu failed, %llu busy; %s sent\n",
 	    (unsigned long long)num(up, "active"),
 	    (unsigned long long)num(up, "slots"),
+	    (unsigned long long)num(up, "queued"),
 	    (unsigned long long)num(up, "completed"),
 	    (unsigned long long)num(up, "failed"),
 	    (unsigned long long)num(up, "busy"), b2);

@@ -22,7 +22,8 @@ const struct config_key config_keys[] = {
     {"data_dir", "DIR", "node state: node.db (default $XDG_DATA_HOME/warren)"},
     {"socket", "PATH",
 	"control socket (default $XDG_RUNTIME_DIR/warren/node.sock)"},
-    {"upload_slots", "N", "concurrent uploads, beyond: Busy (default 16)"},
+    {"upload_slots", "N",
+	"concurrent uploads, beyond: the upload queue (default 16)"},
     {"upload_queue", "N",
 	"requests waiting for an upload slot, beyond: Busy; 0 = no queue "
 	"(default 32)"},
@@ -44,12 +45,15 @@ const struct config_key config_keys[] = {
     {"download_rate", "BYTES",
 	"global download rate, bytes/s with K/M/G suffixes (default 0: "
 	"unlimited)"},
-    {"parts_per_source", "N", "RETP requests in flight per source "
-			      "(default 2)"},
-    {"parts_in_flight", "N", "RETP requests in flight per download "
-			     "(default 8)"},
-    {"retry_min", "SECONDS", "first retry delay for a failed source "
-			     "(default 1; doubles up to retry_max)"},
+    {"parts_per_source", "N",
+	"RETP requests in flight per source "
+	"(default 2)"},
+    {"parts_in_flight", "N",
+	"RETP requests in flight per download "
+	"(default 8)"},
+    {"retry_min", "SECONDS",
+	"first retry delay for a failed source "
+	"(default 1; doubles up to retry_max)"},
     {"retry_max", "SECONDS", "longest retry delay (default 60)"},
     {"hash_jobs", "N", "files hashed in parallel (default: CPU count)"},
     {"log_level", "LEVEL", "error, warn, info or debug (default info)"},

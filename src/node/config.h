@@ -35,11 +35,11 @@ struct node_config {
 	uint64_t idle_timeout_ms;    /* transfers */
 	uint64_t connect_timeout_ms;
 	unsigned hash_jobs;
-	uint64_t download_rate;	     /* bytes per second; 0 = unlimited */
-	unsigned parts_per_source;   /* RETP in flight per source */
-	unsigned parts_in_flight;    /* RETP in flight per download */
-	uint64_t retry_min_ms;	     /* first backoff after a failure */
-	uint64_t retry_max_ms;	     /* longest backoff */
+	uint64_t download_rate;    /* bytes per second; 0 = unlimited */
+	unsigned parts_per_source; /* RETP in flight per source */
+	unsigned parts_in_flight;  /* RETP in flight per download */
+	uint64_t retry_min_ms;     /* first backoff after a failure */
+	uint64_t retry_max_ms;     /* longest backoff */
 	enum log_level log_level;
 };
 

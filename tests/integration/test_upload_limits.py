@@ -212,3 +212,54 @@ def test_bad_limit_values_are_usage_errors(tmp_path):
     conf.write_text("[node]\nupload_rate = 1.5M\n")
     p = run_node_flags(tmp_path, "--config", str(conf))
     assert p.returncode == 2 and "upload_rate" in p.stderr, p.stderr
+
+
+def test_stop_while_uploads_wait_for_the_rate_and_the_queue(net):
+    """A node stopped with a paced upload and a queued request exits
+    cleanly (the fixture checks the exit status and sanitizer reports), and
+    both peers see the connection end."""
+    n, md5 = source(net, {"f.bin": 1 * MiB},
+                    args=["--upload-slots", "1", "--upload-queue", "2", "--upload-rate", "16K"])
+    paced = connect(n)
+    paced.sendall(b"RETR" + md5["f.bin"].encode())
+    assert paced.recv(4096).startswith(b"ARET")
+    waiting = connect(n)
+    waiting.sendall(b"RETR" + md5["f.bin"].encode())
+    wait_until(lambda: uploads(n)["queued"] == 1, 10, "request queued")
+    assert n.stop() == 0
+    got = read_all(paced)
+    assert len(got) < 1 * MiB  # cut short by the stop, not finished
+    assert read_all(waiting) == b""
+    paced.close()
+    waiting.close()
+
+
+def test_paced_writes_keep_the_chunk_framing(net):
+    """Under a low rate a part goes out in several writes; with a chunk
+    size that does not divide the part size, chunks also straddle parts.
+    The reply must still be exactly the ARET/AREP of course.md."""
+    size = 2 * MiB + 3
+    n, md5 = source(net, {"f.bin": size},
+                    args=["--chunk-size", "5000", "--upload-rate", "1M"])
+    with open(os.path.join(n.share, "f.bin"), "rb") as f:
+        data = f.read()
+    s = connect(n)
+    s.sendall(b"RETR" + md5["f.bin"].encode())
+    out = read_all(s)
+    s.close()
+    assert out[:10] == b"ARET%06d" % ((size + 4999) // 5000)
+    assert aret_body(out) == data
+    lens = []
+    off = 10
+    while off < len(out):
+        ln = int(out[off:off + 5])
+        lens.append(ln)
+        off += 5 + ln
+    assert lens == [5000] * (size // 5000) + [size % 5000]
+    part = 262144
+    s = connect(n)
+    s.sendall(b"RETP" + md5["f.bin"].encode() + b"00000001")
+    out = read_all(s)
+    s.close()
+    assert out[:10] == b"AREP%06d" % ((part + 4999) // 5000)
+    assert aret_body(b"ARET" + out[4:]) == data[part:2 * part]
