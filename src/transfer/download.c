@@ -281,39 +281,24 @@ download_part_len(const struct download *d, uint32_t p)
 
 /* ---- thread-pool jobs ------------------------------------------------------ */
 
+/* pwrite (write = 1) or pread all of len bytes at off: 0 or -errno;
+ * a file shorter than off + len reads as -EIO. */
 static int
-job_pwrite(int fd, const uint8_t *buf, size_t len, uint64_t off)
+job_io(int fd, uint8_t *buf, size_t len, uint64_t off, int write)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = pwrite(
-		    fd, buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int
-job_pread(int fd, uint8_t *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(
-		    fd, buf + done, len - done, (off_t)(off + done));
+		ssize_t n = write
+		    ? pwrite(fd, buf + done, len - done, (off_t)(off + done))
+		    : pread(fd, buf + done, len - done, (off_t)(off + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		if (n == 0)
-			return -EIO; /* shorter than recorded */
+			return -EIO;
 		done += (size_t)n;
 	}
 	return 0;
@@ -378,10 +363,10 @@ job_work(uv_work_t *w)
 			    HASH_SHA1_LEN) == 0;
 		if (!j->ok)
 			return;
-		j->err = job_pwrite(d->fd, j->buf, j->len, j->off);
+		j->err = job_io(d->fd, j->buf, j->len, j->off, 1);
 		return;
 	case DJOB_STREAM:
-		j->err = job_pwrite(d->fd, j->buf, j->len, j->off);
+		j->err = job_io(d->fd, j->buf, j->len, j->off, 1);
 		if (j->err == 0)
 			hash_update(&d->md5ctx, j->buf, j->len);
 		return;
@@ -389,8 +374,8 @@ job_work(uv_work_t *w)
 		for (uint32_t p = j->part; p < j->part_end; p++) {
 			size_t len = download_part_len(d, p);
 
-			j->err = job_pread(
-			    d->fd, j->buf, len, download_part_off(d, p));
+			j->err = job_io(
+			    d->fd, j->buf, len, download_part_off(d, p), 0);
 			if (j->err != 0)
 				return;
 			hash_update(&d->md5ctx, j->buf, len);
@@ -404,8 +389,8 @@ job_work(uv_work_t *w)
 
 			if (!(j->bitmap[p / 8] & (1u << (p % 8))))
 				continue;
-			if (job_pread(d->fd, j->buf, len,
-				download_part_off(d, p)) != 0) {
+			if (job_io(d->fd, j->buf, len, download_part_off(d, p),
+				0) != 0) {
 				j->bitmap[p / 8] &= (uint8_t) ~(1u << (p % 8));
 				continue;
 			}
