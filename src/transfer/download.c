@@ -9,7 +9,6 @@
  * re-check parts on resume, rename at the end, delete on cancel.
  * download_schedule() is the one place that decides what to request next.
  */
-#define _GNU_SOURCE /* sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -66,6 +65,7 @@ struct dreq {
 	struct course_ahas ahas;
 	uint8_t *hashes; /* AHAS being received */
 	uint32_t part;   /* RETP: the part; RETR: part being filled */
+	int claimed;     /* RETR: this request owns part (INFLIGHT) */
 	uint8_t *buf;    /* part buffer (or stream buffer) */
 	size_t blen, bcap;
 	unsigned pending_jobs; /* RETR: buffers handed to write jobs */
@@ -133,8 +133,9 @@ struct download {
 	uint8_t *pstate; /* enum part_state per part */
 	uint8_t *bitmap; /* verified parts, (nparts + 7) / 8 */
 	uint32_t parts_done;
-	unsigned parts_inflight;
-	unsigned ahas_src; /* source whose AHAS was adopted */
+	unsigned parts_inflight; /* INFLIGHT + WRITING: bounds the memory held
+				    in part buffers to parts_in_flight */
+	unsigned ahas_src;       /* source whose AHAS was adopted */
 
 	struct hash md5ctx; /* used by one job at a time */
 	int md5_running;
@@ -305,22 +306,6 @@ job_io(int fd, uint8_t *buf, size_t len, uint64_t off, int write)
 	return 0;
 }
 
-/*
- * Start writing these bytes to disk now, without waiting, so the fsync
- * before the final rename finds little left to do.
- */
-static void
-job_writeback(int fd, uint64_t off, size_t len)
-{
-#ifdef SYNC_FILE_RANGE_WRITE
-	sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
-#else
-	(void)fd;
-	(void)off;
-	(void)len;
-#endif
-}
-
 /* Claim "dir/name", "dir/name (1)", ... for src with link(): never
  * replaces an existing file. Returns the new path or NULL (err set). */
 static char *
@@ -381,13 +366,11 @@ job_work(uv_work_t *w)
 		if (!j->ok)
 			return;
 		j->err = job_io(d->fd, j->buf, j->len, j->off, 1);
-		job_writeback(d->fd, j->off, j->len);
 		return;
 	case DJOB_STREAM:
 		j->err = job_io(d->fd, j->buf, j->len, j->off, 1);
 		if (j->err == 0)
 			hash_update(&d->md5ctx, j->buf, j->len);
-		job_writeback(d->fd, j->off, j->len);
 		return;
 	case DJOB_MD5:
 		for (uint32_t p = j->part; p < j->part_end; p++) {
@@ -714,10 +697,10 @@ dreq_end(struct dreq *r)
 		d->pstate[r->part] = PART_MISSING;
 		d->parts_inflight--;
 	}
-	if (r->kind == DREQ_RETR && d->pstate != NULL && r->part < d->nparts &&
-	    d->pstate[r->part] == PART_INFLIGHT) {
+	if (r->kind == DREQ_RETR && r->claimed) {
 		d->pstate[r->part] = PART_MISSING;
 		d->parts_inflight--;
+		r->claimed = 0;
 	}
 }
 
@@ -981,8 +964,8 @@ dreq_read_retp(struct dreq *r, struct conn *c)
 	dreq_measure(r, r->blen);
 	buf = r->buf;
 	r->buf = NULL;
-	/* The part now belongs to its write job (PART_WRITING). */
-	d->parts_inflight--;
+	/* The part now belongs to its write job (PART_WRITING); it still
+	 * counts as in flight until written. */
 	download_part_ready(d, r, r->part, buf, r->blen);
 	dreq_end(r);
 	conn_close(c, 0);
@@ -1008,9 +991,12 @@ dreq_read_retr_parts(struct dreq *r, struct conn *c)
 		if (r->buf == NULL) {
 			r->buf = xmalloc(d->lenpart);
 			r->blen = 0;
+			/* Claim the part unless another request has it
+			 * or it is done: then its bytes are skipped. */
 			if (d->pstate[r->part] == PART_MISSING) {
 				d->pstate[r->part] = PART_INFLIGHT;
 				d->parts_inflight++;
+				r->claimed = 1;
 			}
 		}
 		if (dreq_feed_chunks(r, c) < 0 || r->finished)
@@ -1031,9 +1017,9 @@ dreq_read_retr_parts(struct dreq *r, struct conn *c)
 			}
 			break; /* need more */
 		}
-		/* A full part: write it only if nobody else has. */
-		if (d->pstate[r->part] == PART_INFLIGHT) {
-			d->parts_inflight--;
+		/* A full part: write it if this request claimed it. */
+		if (r->claimed) {
+			r->claimed = 0;
 			download_part_ready(d, r, r->part, r->buf, r->blen);
 		} else {
 			free(r->buf);
@@ -1454,6 +1440,7 @@ job_done_part(struct download *d, struct djob *j)
 	}
 	if (d->pstate == NULL || download_over(d) || d->stopping)
 		return;
+	d->parts_inflight--;
 	if (j->err != 0) {
 		download_fail(d, j->err, "cannot write %s: %s", d->part_path,
 		    uv_strerror(j->err));
