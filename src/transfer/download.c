@@ -60,7 +60,7 @@ struct dreq {
 	enum dreq_kind kind;
 	struct dial *dial;
 	struct conn *c;
-	uint64_t t_start, t_conn, t_first;
+	uint64_t t_conn, t_first; /* uv_now at connect, at first data */
 	struct course_chunks chunks;
 	struct course_ahas ahas;
 	uint8_t *hashes; /* AHAS being received */
@@ -121,7 +121,6 @@ struct download {
 	struct dsrc *src;
 	unsigned nsrc, srccap;
 	struct dreq *reqs;
-	unsigned nreqs;
 	unsigned jobs; /* thread-pool jobs in flight */
 
 	int fd;
@@ -664,7 +663,6 @@ dreq_free(struct dreq *r)
 			break;
 		}
 	}
-	d->nreqs--;
 	free(r->buf);
 	free(r->hashes);
 	free(r);
@@ -1221,7 +1219,6 @@ dreq_start(struct download *d, unsigned si, enum dreq_kind kind, uint32_t part)
 	r->si = si;
 	r->kind = kind;
 	r->part = part;
-	r->t_start = download_now(d);
 	if (kind == DREQ_RETP) {
 		r->bcap = download_part_len(d, part);
 		r->buf = xmalloc(r->bcap ? r->bcap : 1);
@@ -1234,7 +1231,6 @@ dreq_start(struct download *d, unsigned si, enum dreq_kind kind, uint32_t part)
 	s->state = DSRC_ACTIVE;
 	r->next = d->reqs;
 	d->reqs = r;
-	d->nreqs++;
 	r->dial = dial_start(d->dl->loop, s->src.addrs, s->src.naddrs,
 	    &d->dl->opts.dial, dreq_dialed, r);
 	return r;
