@@ -45,7 +45,9 @@ int cli_common_opts(int argc, char **argv, const struct cli_cmd *self,
 json_t *cli_simple_call(const char *socket, const char *op, int json);
 
 int cmd_node(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 int cmd_get(int argc, char **argv);
+int cmd_peers(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_share(int argc, char **argv);
 int cmd_downloads(int argc, char **argv);
@@ -83,6 +85,22 @@ json_t *client_recv(struct client *c, int timeout_ms);
 /* Send {"op": op} plus fields and wait for the final reply. Returns the
  * reply object (caller decrefs) or NULL (error printed). */
 json_t *client_call(struct client *c, json_t *req, int timeout_ms);
+
+/* ---- cmd_get.c, cmd_search.c: requests that stream events -------------- */
+
+/*
+ * The next message for request id (messages for other ids are dropped),
+ * printed on stdout as one JSON line when json is set. Returns a new
+ * reference, or NULL on timeout/EOF (error printed).
+ */
+json_t *cmd_get_next(struct client *cl, int id, int json, int timeout_ms);
+
+/*
+ * Result n of the last 'warren search' (saved in $XDG_CACHE_HOME/warren/
+ * last-search.json): {"n","md5","name","size","sources":[source]}, a new
+ * reference the caller decrefs; NULL after printing why there is none.
+ */
+json_t *cmd_search_result(unsigned long n);
 
 /* ---- progress.c ----------------------------------------------------------- */
 

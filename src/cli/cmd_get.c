@@ -1,6 +1,7 @@
 /*
- * warren get MD5 --from HOST:PORT ...: ask the node to download a file and
- * follow it to the end with a progress bar (on a terminal).
+ * warren get MD5|N [--from HOST:PORT ...]: ask the node to download a file
+ * (by MD5, or result N of the last 'warren search') and follow it to the
+ * end with a progress bar (on a terminal).
  */
 #include <getopt.h>
 #include <limits.h>
@@ -70,6 +71,24 @@ get_resolve(const char *spec)
 	return src;
 }
 
+json_t *
+cmd_get_next(struct client *cl, int id, int json, int timeout_ms)
+{
+	json_t *o;
+
+	while ((o = client_recv(cl, timeout_ms)) != NULL &&
+	    json_integer_value(json_object_get(o, "id")) != id)
+		json_decref(o);
+	if (o != NULL && json) {
+		char *t = json_dumps(o, JSON_COMPACT);
+
+		printf("%s\n", t);
+		fflush(stdout);
+		free(t);
+	}
+	return o;
+}
+
 static int
 get_follow(
     struct client *cl, int id, int json, int tty, int background, int wait)
@@ -77,21 +96,10 @@ get_follow(
 	int rc = CLI_FAIL;
 
 	for (;;) {
-		json_t *o = client_recv(cl, -1), *d;
+		json_t *o = cmd_get_next(cl, id, json, -1), *d;
 
 		if (o == NULL)
 			return CLI_FAIL;
-		if (json_integer_value(json_object_get(o, "id")) != id) {
-			json_decref(o);
-			continue;
-		}
-		if (json) {
-			char *t = json_dumps(o, JSON_COMPACT);
-
-			printf("%s\n", t);
-			fflush(stdout);
-			free(t);
-		}
 		d = json_object_get(o, "download");
 		if (d == NULL)
 			d = json_object_get(
@@ -164,6 +172,28 @@ get_follow(
 	}
 }
 
+/*
+ * "warren get N" (1 to 5 digits; an MD5 has 32): result N of the last
+ * search. Adds its holders to from and returns the saved result, whose
+ * "md5" and "name" the caller reads and then decrefs; NULL when arg is
+ * not a result number, or json_null() after printing why there is no
+ * such result.
+ */
+static json_t *
+get_search_result(const char *arg, json_t *from)
+{
+	size_t len = strlen(arg);
+	json_t *r;
+
+	if (len == 0 || len > 5 || strspn(arg, "0123456789") != len)
+		return NULL;
+	r = cmd_search_result(strtoul(arg, NULL, 10));
+	if (r == NULL)
+		return json_null();
+	json_array_extend(from, json_object_get(r, "sources"));
+	return r;
+}
+
 int
 cmd_get(int argc, char **argv)
 {
@@ -181,8 +211,8 @@ cmd_get(int argc, char **argv)
 	const struct cli_cmd *self = cli_find("get");
 	const char *socket = NULL, *name = NULL, *md5;
 	char dir[PATH_MAX];
-	int c, json = 0, background = 0, wait = 0, id, rc;
-	json_t *from = json_array(), *req;
+	int c, json = 0, background = 0, wait = 0, id, rc = CLI_FAIL;
+	json_t *from = json_array(), *result = NULL, *req;
 	struct client cl;
 
 	dir[0] = '\0';
@@ -193,16 +223,14 @@ cmd_get(int argc, char **argv)
 			json_t *src = get_resolve(optarg);
 
 			if (src == NULL) {
-				json_decref(from);
-				return cli_usage(self,
+				rc = cli_usage(self,
 				    "--from '%s': expected HOST:PORT or "
 				    "[IPV6]:PORT",
 				    optarg);
+				goto out;
 			}
-			if (json_is_null(src)) {
-				json_decref(from);
-				return CLI_FAIL;
-			}
+			if (json_is_null(src))
+				goto out;
 			json_object_set_new(src, "label", json_string(optarg));
 			json_array_append_new(from, src);
 			break;
@@ -210,8 +238,7 @@ cmd_get(int argc, char **argv)
 		case 'o':
 			if (realpath(optarg, dir) == NULL) {
 				cli_err("-o %s: no such folder", optarg);
-				json_decref(from);
-				return CLI_FAIL;
+				goto out;
 			}
 			break;
 		case 'n':
@@ -231,30 +258,35 @@ cmd_get(int argc, char **argv)
 			break;
 		case 'h':
 			cli_help(stdout, self);
-			json_decref(from);
-			return CLI_OK;
+			rc = CLI_OK;
+			goto out;
 		default:
-			json_decref(from);
-			return cli_usage(self, NULL);
+			rc = cli_usage(self, NULL);
+			goto out;
 		}
 	}
 	if (optind != argc - 1) {
-		json_decref(from);
-		return cli_usage(self, "expected one MD5");
+		rc = cli_usage(
+		    self, "expected one MD5, or the number of a search result");
+		goto out;
 	}
 	md5 = argv[optind];
-	if (json_array_size(from) == 0) {
-		json_decref(from);
-		return cli_usage(self,
-		    "no source: give one with --from HOST:PORT (searching "
-		    "overlays comes with them)");
+	result = get_search_result(md5, from);
+	if (json_is_null(result))
+		goto out;
+	if (result != NULL) {
+		md5 = json_string_value(json_object_get(result, "md5"));
+		if (name == NULL)
+			name = json_string_value(
+			    json_object_get(result, "name"));
 	}
-	if (client_open(&cl, client_socket_path(socket)) != 0) {
-		json_decref(from);
-		return CLI_FAIL;
-	}
-	req = json_pack("{s:s,s:s,s:o,s:b}", "op", "get", "md5", md5, "from",
-	    from, "background", background);
+	if (client_open(&cl, client_socket_path(socket)) != 0)
+		goto out;
+	/* Without a source the node uses those its searches found. */
+	req = json_pack("{s:s,s:s?,s:b}", "op", "get", "md5", md5, "background",
+	    background);
+	if (json_array_size(from) > 0)
+		json_object_set(req, "from", from);
 	if (name != NULL)
 		json_object_set_new(req, "name", json_string(name));
 	if (dir[0] != '\0')
@@ -265,5 +297,8 @@ cmd_get(int argc, char **argv)
 	    : get_follow(&cl, id, json, isatty(STDOUT_FILENO) && !background,
 		  background, wait);
 	client_close(&cl);
+out:
+	json_decref(result);
+	json_decref(from);
 	return rc;
 }

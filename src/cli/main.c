@@ -23,15 +23,55 @@ static const char node_help[] =
     "Environment: WARREN_TEST_FAULTS (tests only; refused unless every\n"
     "listen address is loopback): corrupt_part=N, close_after=BYTES, stall.\n";
 
+static const char search_help[] =
+    "Search the overlays the node has joined for files whose name contains\n"
+    "TERM (ASCII letters in either case; '*' matches every file; at most\n"
+    "20 bytes on the course overlays). Hits are printed as they arrive, one\n"
+    "row per holder of a file: the result number (the same for every\n"
+    "holder of one MD5), MD5, size ('?' when the holder did not say),\n"
+    "holder, overlay and name. The node collects hits for a window, then\n"
+    "a summary line ends the list; an overlay that failed is named on\n"
+    "stderr.\n"
+    "\n"
+    "  --window SECONDS   how long to collect hits (default: the node's)\n"
+    "  --ttl N            how far the query floods, 1 to 99 hops (flooding\n"
+    "                     overlays; default: the node's)\n"
+    "  --overlay NAME     search this overlay only (e.g. gnutella)\n"
+    "  --json             print the node's messages as JSON lines: a 'hit'\n"
+    "                     event per holder, 'overlay_done' per overlay,\n"
+    "                     then the final reply\n"
+    "  -S, --socket PATH  control socket of the node\n"
+    "\n"
+    "The results are saved in $XDG_CACHE_HOME/warren/last-search.json\n"
+    "(default ~/.cache/warren/), so that 'warren get N' downloads result N\n"
+    "from the holders found. The node also remembers them: 'warren get MD5'\n"
+    "without --from uses them.\n"
+    "\n"
+    "Example:\n"
+    "  warren search --window 3 report\n"
+    "  warren get 1\n"
+    "\n"
+    "Exit status 0 when the search ran, even with no hits; 1 when the node\n"
+    "cannot be reached or refuses the search (no overlay joined, term too\n"
+    "long, too many searches); 2 on a usage error.\n";
+
 static const char get_help[] =
-    "Download a file by MD5 through the running node. The node writes\n"
-    "NAME.part in the download folder, checks the whole-file MD5, and only\n"
-    "then renames it to NAME (never over an existing file; NAME (1) etc.).\n"
+    "Download a file through the running node. The node writes NAME.part\n"
+    "in the download folder, checks the whole-file MD5, and only then\n"
+    "renames it to NAME (never over an existing file; NAME (1) etc.).\n"
     "A file whose MD5 does not match is kept aside as NAME.bad.part.\n"
     "\n"
-    "  --from HOST:PORT   a source (repeatable; [v6]:port for IPv6)\n"
+    "The file is an MD5 (32 hex digits) or N, the number of a result of\n"
+    "the last 'warren search': then its MD5, name and holders come from\n"
+    "that search. Without any source (no --from, not a result number) the\n"
+    "node uses the holders its recent searches found, and fails if it\n"
+    "knows none.\n"
+    "\n"
+    "  --from HOST:PORT   a source (repeatable; [v6]:port for IPv6), added\n"
+    "                     to those of result N\n"
     "  -o, --output DIR   save into DIR (default: the node's download_dir)\n"
-    "  --name NAME        local file name (default: the MD5)\n"
+    "  --name NAME        local file name (default: the name the search\n"
+    "                     found, else the MD5)\n"
     "  --background       return at once; follow with 'warren downloads'\n"
     "  --wait             keep waiting while no source works (the node\n"
     "                     retries with backoff); default: return with\n"
@@ -44,8 +84,14 @@ static const char get_help[] =
     "file comes by RETR from one source at a time. Interrupted downloads\n"
     "resume when the node restarts.\n"
     "\n"
+    "Examples:\n"
+    "  warren get 0f53217fc7c8e7f89e8a8558e64a7083 --from 10.0.0.2:3000\n"
+    "  warren search report && warren get 2 --name report.pdf\n"
+    "\n"
     "Shows a progress bar when stdout is a terminal, nothing otherwise.\n"
-    "Exit status 0 when the file is saved with its MD5 verified.\n";
+    "Exit status 0 when the file is saved with its MD5 verified; 1 when\n"
+    "it is not (no source, no such result, download failed); 2 on a usage\n"
+    "error.\n";
 
 static const char status_help[] =
     "Show the running node's state: addresses, shared folder and library\n"
@@ -53,6 +99,22 @@ static const char status_help[] =
     "\n"
     "  --json             the raw status object\n"
     "  -S, --socket PATH  control socket of the node\n";
+
+static const char peers_help[] =
+    "List the peers the node knows in each overlay it has joined: address,\n"
+    "state (up, unknown or down), origin (configured, or learned from the\n"
+    "overlay), recent failures, when it last answered, and messages sent\n"
+    "to it. Overlays keep different fields; one an overlay does not keep\n"
+    "shows as '-'.\n"
+    "\n"
+    "  --json             the raw peers object\n"
+    "  -S, --socket PATH  control socket of the node\n"
+    "\n"
+    "Example:\n"
+    "  warren peers\n"
+    "\n"
+    "Exit status 0, also when the node has joined no overlay; 1 when the\n"
+    "node cannot be reached.\n";
 
 static const char share_help[] =
     "share ls: list the shared files with their size and MD5. Files whose\n"
@@ -100,12 +162,18 @@ const struct cli_cmd cli_cmds[] = {
 	"warren node [--config FILE] [--listen ADDR:PORT]... [--share DIR] "
 	"[settings...]",
 	node_help},
-    {"get", cmd_get, "download a file by MD5 and verify it",
-	"warren get MD5 --from HOST:PORT [--from ...] [-o DIR] [--name "
-	"NAME] [--background] [--wait] [--json]",
+    {"search", cmd_search, "search the overlays for files",
+	"warren search [--json] [--window SECONDS] [--ttl N] [--overlay "
+	"NAME] TERM",
+	search_help},
+    {"get", cmd_get, "download a file by MD5 or result number and verify it",
+	"warren get MD5|N [--from HOST:PORT]... [-o DIR] [--name NAME] "
+	"[--background] [--wait] [--json]",
 	get_help},
     {"status", cmd_status, "show the node's state", "warren status [--json]",
 	status_help},
+    {"peers", cmd_peers, "list the overlay peers the node knows",
+	"warren peers [--json]", peers_help},
     {"share", cmd_share, "list shared files", "warren share ls [--json]",
 	share_help},
     {"downloads", cmd_downloads, "list downloads", "warren downloads [--json]",
