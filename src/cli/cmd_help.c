@@ -20,14 +20,23 @@ cli_help(FILE *f, const struct cli_cmd *cmd)
 		p += len + (nl != NULL);
 	}
 	if (strcmp(cmd->name, "node") == 0) {
-		fprintf(f,
-		    "\nSETTINGS (flag --name-with-dashes, or name = value "
-		    "in [node])\n");
-		for (const struct config_key *k = config_keys; k->name; k++)
-			fprintf(f, "    %-21s %-10s %s\n", k->name, k->arg,
-			    k->help);
-		fprintf(f, "    %-21s %-10s %s\n", "config", "FILE",
-		    "INI file to read (flag only)");
+		for (const struct config_section *sec = config_sections;
+		     sec->name != NULL; sec++) {
+			int node = strcmp(sec->name, "node") == 0;
+
+			fprintf(f,
+			    "\n%s SETTINGS (name = value in [%s], or flag "
+			    "--%s%sname-with-dashes)\n",
+			    sec->name, sec->name, node ? "" : sec->name,
+			    node ? "" : "-");
+			for (const struct config_key *k = sec->keys; k->name;
+			     k++)
+				fprintf(f, "    %-21s %-10s %s\n", k->name,
+				    k->arg, k->help);
+			if (node)
+				fprintf(f, "    %-21s %-10s %s\n", "config",
+				    "FILE", "INI file to read (flag only)");
+		}
 	}
 	fprintf(f, "\nEXIT STATUS\n    0 success, 1 failure, 2 usage error.\n");
 }

@@ -14,17 +14,40 @@
 #define OPT_CONFIG 1
 #define OPT_KEY0   1000
 
+/* The config keys of every section, in option order; NULL-terminated. */
+static char **
+node_keys(void)
+{
+	size_t n = 0, i = 0;
+	char **keys;
+
+	for (const struct config_section *sec = config_sections;
+	     sec->name != NULL; sec++)
+		for (const struct config_key *k = sec->keys; k->name; k++)
+			n++;
+	keys = xcalloc(n + 1, sizeof(*keys));
+	for (const struct config_section *sec = config_sections;
+	     sec->name != NULL; sec++) {
+		for (const struct config_key *k = sec->keys; k->name; k++) {
+			keys[i++] = strcmp(sec->name, "node") == 0
+			    ? xstrdup(k->name)
+			    : xasprintf("%s_%s", sec->name, k->name);
+		}
+	}
+	return keys;
+}
+
 static struct option *
-node_options(void)
+node_options(char **keys)
 {
 	size_t n = 0, i;
 	struct option *o;
 
-	while (config_keys[n].name != NULL)
+	while (keys[n] != NULL)
 		n++;
 	o = xcalloc(n + 3, sizeof(*o));
 	for (i = 0; i < n; i++) {
-		char *flag = xstrdup(config_keys[i].name);
+		char *flag = xstrdup(keys[i]);
 
 		for (char *p = flag; *p; p++)
 			if (*p == '_')
@@ -39,19 +62,23 @@ node_options(void)
 }
 
 static void
-node_options_free(struct option *o)
+node_options_free(struct option *o, char **keys)
 {
 	for (size_t i = 0; o[i].name != NULL; i++)
 		if (o[i].val >= OPT_KEY0)
 			free((char *)o[i].name);
 	free(o);
+	for (size_t i = 0; keys[i] != NULL; i++)
+		free(keys[i]);
+	free(keys);
 }
 
 int
 cmd_node(int argc, char **argv)
 {
 	const struct cli_cmd *self = cli_find("node");
-	struct option *opts = node_options();
+	char **keys = node_keys();
+	struct option *opts = node_options(keys);
 	struct node_config cfg;
 	const char *config = NULL;
 	char err[512];
@@ -102,13 +129,12 @@ cmd_node(int argc, char **argv)
 			rc = cli_usage(self, NULL);
 			goto out;
 		}
-		if (strcmp(config_keys[c - OPT_KEY0].name, "listen") == 0 &&
-		    !listen_seen) {
+		if (strcmp(keys[c - OPT_KEY0], "listen") == 0 && !listen_seen) {
 			cfg.nlisten = 0; /* flags replace file and default */
 			listen_seen = 1;
 		}
-		if (config_set(&cfg, config_keys[c - OPT_KEY0].name, optarg,
-			err, sizeof(err)) != 0) {
+		if (config_set(&cfg, keys[c - OPT_KEY0], optarg, err,
+			sizeof(err)) != 0) {
 			rc = cli_usage(self, "%s", err);
 			goto out;
 		}
@@ -124,6 +150,6 @@ cmd_node(int argc, char **argv)
 	rc = node_run(&cfg);
 out:
 	config_release(&cfg);
-	node_options_free(opts);
+	node_options_free(opts, keys);
 	return rc;
 }

@@ -78,6 +78,11 @@ request_read(struct conn *c)
 	size_t len;
 	int n;
 
+	if (s->dead) {
+		/* The node is stopping: its handlers may be gone. */
+		conn_close(c, 0);
+		return;
+	}
 	if (c->rlen < COURSE_KIND_LEN)
 		return;
 	kind = course_kind_parse(c->rbuf);
@@ -117,6 +122,8 @@ request_closed(struct conn *c, int err)
 
 	if (err == UV_ETIMEDOUT)
 		s->stats.timeouts++;
+	else if (err == UV_EOF && c->rx_bytes > 0)
+		s->stats.truncated++;
 	if (--s->pending == 0 && s->dead)
 		free(s);
 }

@@ -30,6 +30,7 @@ struct request_stats {
 	uint64_t malformed; /* wrong length or bad field */
 	uint64_t unknown;   /* unknown or unhandled kind */
 	uint64_t timeouts;  /* request deadline passed */
+	uint64_t truncated; /* EOF before the full request */
 };
 
 struct request_server *

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "core/addr.h"
+#include "core/conf.h"
 #include "core/xmalloc.h"
 
 const struct config_key config_keys[] = {
@@ -57,8 +58,70 @@ const struct config_key config_keys[] = {
     {"retry_max", "SECONDS", "longest retry delay (default 60)"},
     {"hash_jobs", "N", "files hashed in parallel (default: CPU count)"},
     {"log_level", "LEVEL", "error, warn, info or debug (default info)"},
+    {"overlay", "NAME",
+	"join an overlay: gnutella (repeatable, or a comma-separated list)"},
+    {"advertise", "ADDR",
+	"address peers should connect to (repeatable: one IPv4, one IPv6; "
+	"default: the listen address, or this host's first non-loopback "
+	"address when listening on a wildcard)"},
+    {"neighbour", "HOST:PORT",
+	"a Gnutella neighbour (repeatable; same as --gnutella-neighbour)"},
     {NULL, NULL, NULL},
 };
+
+const struct config_section config_sections[] = {
+    {"node", config_keys},
+    {"gnutella", gnutella_config_keys},
+    {NULL, NULL},
+};
+
+static int
+config_overlay(
+    struct node_config *cfg, const char *value, char *err, size_t errlen)
+{
+	char *list = xstrdup(value), *save = NULL, *name;
+	int rc = 0;
+
+	for (name = strtok_r(list, ", ", &save); name != NULL;
+	     name = strtok_r(NULL, ", ", &save)) {
+		if (strcmp(name, "gnutella") == 0) {
+			cfg->overlays |= CONFIG_OV_GNUTELLA;
+		} else if (strcmp(name, "none") == 0) {
+			cfg->overlays = 0;
+		} else {
+			snprintf(err, errlen,
+			    "overlay: '%s' is not an overlay this node can "
+			    "join (gnutella)",
+			    name);
+			rc = -1;
+			break;
+		}
+	}
+	free(list);
+	return rc;
+}
+
+static int
+config_advertise(
+    struct node_config *cfg, const char *value, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+
+	if (addr_parse(value, 1, &ss) != 0 ||
+	    addr_is_any((struct sockaddr *)&ss)) {
+		snprintf(err, errlen,
+		    "advertise: '%s' is not an IPv4 or IPv6 address", value);
+		return -1;
+	}
+	if (ss.ss_family == AF_INET) {
+		cfg->advertise4 = ss;
+		cfg->has_advertise4 = 1;
+	} else {
+		cfg->advertise6 = ss;
+		cfg->has_advertise6 = 1;
+	}
+	return 0;
+}
 
 static char *
 config_xdg(const char *var, const char *fallback, const char *leaf)
@@ -105,85 +168,7 @@ config_defaults(struct node_config *cfg)
 	cfg->retry_min_ms = 1000;
 	cfg->retry_max_ms = 60000;
 	cfg->log_level = LOG_LEVEL_INFO;
-}
-
-static int
-config_uint(
-    const char *value, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (value[0] < '0' || value[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(value, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* Seconds, possibly fractional ("0.5"), into milliseconds. */
-static int
-config_seconds(const char *value, uint64_t *out_ms)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(value, &end);
-	if (errno != 0 || end == value || *end != '\0' || v <= 0 ||
-	    v > 86400.0 * 365)
-		return -1;
-	*out_ms = (uint64_t)(v * 1000.0 + 0.5);
-	if (*out_ms == 0)
-		*out_ms = 1;
-	return 0;
-}
-
-/*
- * A size in bytes with an optional binary suffix: "65536", "500K", "2M",
- * "1G" (K, M, G = KiB, MiB, GiB; either case). For rates too (bytes per
- * second). Returns 0, or -1 if value is not such a number or does not fit
- * in 64 bits; the caller checks the range.
- */
-static int
-config_bytes(const char *value, uint64_t *out)
-{
-	unsigned shift = 0;
-	char *end;
-	unsigned long long v;
-
-	if (value[0] < '0' || value[0] > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(value, &end, 10);
-	if (errno != 0)
-		return -1;
-	switch (*end) {
-	case 'K':
-	case 'k':
-		shift = 10;
-		end++;
-		break;
-	case 'M':
-	case 'm':
-		shift = 20;
-		end++;
-		break;
-	case 'G':
-	case 'g':
-		shift = 30;
-		end++;
-		break;
-	default:
-		break;
-	}
-	if (*end != '\0' || v > (UINT64_MAX >> shift))
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
+	gnutella_config_defaults(&cfg->gnutella);
 }
 
 static void
@@ -199,12 +184,22 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 {
 	unsigned long v;
 	char k[64];
-	size_t i;
 
 	/* Flags spell keys with '-', the file with '_': accept both. */
-	for (i = 0; key[i] != '\0' && i < sizeof(k) - 1; i++)
-		k[i] = key[i] == '-' ? '_' : key[i];
-	k[i] = '\0';
+	conf_key_norm(key, k, sizeof(k));
+	if (strncmp(k, "gnutella_", 9) == 0 || strcmp(k, "neighbour") == 0 ||
+	    strcmp(k, "neighbor") == 0) {
+		int rc = gnutella_config_set(&cfg->gnutella,
+		    k[0] == 'g' ? k + 9 : k, value, err, errlen);
+
+		if (rc > 0)
+			snprintf(err, errlen, "unknown setting '%s'", key);
+		return rc == 0 ? 0 : -1;
+	}
+	if (strcmp(k, "overlay") == 0 || strcmp(k, "overlays") == 0)
+		return config_overlay(cfg, value, err, errlen);
+	if (strcmp(k, "advertise") == 0)
+		return config_advertise(cfg, value, err, errlen);
 
 	if (strcmp(k, "listen") == 0) {
 		if (cfg->nlisten == CONFIG_MAX_LISTEN) {
@@ -229,11 +224,11 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 	} else if (strcmp(k, "socket") == 0) {
 		config_setstr(&cfg->socket_path, value);
 	} else if (strcmp(k, "upload_slots") == 0) {
-		if (config_uint(value, 1, 4096, &v) != 0)
+		if (conf_uint(value, 1, 4096, &v) != 0)
 			goto bad_range;
 		cfg->upload_slots = (unsigned)v;
 	} else if (strcmp(k, "upload_queue") == 0) {
-		if (config_uint(value, 0, 4096, &v) != 0)
+		if (conf_uint(value, 0, 4096, &v) != 0)
 			goto bad_range;
 		cfg->upload_queue = (unsigned)v;
 	} else if (strcmp(k, "upload_queue_timeout") == 0) {
@@ -241,7 +236,7 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 
 		/* A waiting downloader hears nothing until its slot comes:
 		 * answer Busy before its 30 s idle deadline (course.md §8). */
-		if (config_seconds(value, &ms) != 0 || ms >= 30000) {
+		if (conf_seconds(value, &ms) != 0 || ms >= 30000) {
 			snprintf(err, errlen,
 			    "%s: '%s' is not a number of seconds above 0 and "
 			    "under 30 (peers give up after 30 s of silence)",
@@ -252,7 +247,7 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 	} else if (strcmp(k, "upload_rate") == 0) {
 		uint64_t rate;
 
-		if (config_bytes(value, &rate) != 0 ||
+		if (conf_bytes(value, &rate) != 0 ||
 		    (rate != 0 && rate < 16384)) {
 			snprintf(err, errlen,
 			    "%s: '%s' is not a rate in bytes per second: 0 "
@@ -263,45 +258,45 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 		}
 		cfg->upload_rate = rate;
 	} else if (strcmp(k, "chunk_size") == 0) {
-		if (config_uint(value, 512, 99999, &v) != 0)
+		if (conf_uint(value, 512, 99999, &v) != 0)
 			goto bad_range;
 		cfg->chunk_size = (unsigned)v;
 	} else if (strcmp(k, "max_connections") == 0) {
-		if (config_uint(value, 1, 16384, &v) != 0)
+		if (conf_uint(value, 1, 16384, &v) != 0)
 			goto bad_range;
 		cfg->max_conns = (unsigned)v;
 	} else if (strcmp(k, "download_rate") == 0) {
-		if (config_bytes(value, &cfg->download_rate) != 0)
+		if (conf_bytes(value, &cfg->download_rate) != 0)
 			goto bad_range;
 	} else if (strcmp(k, "parts_per_source") == 0) {
-		if (config_uint(value, 1, 64, &v) != 0)
+		if (conf_uint(value, 1, 64, &v) != 0)
 			goto bad_range;
 		cfg->parts_per_source = (unsigned)v;
 	} else if (strcmp(k, "parts_in_flight") == 0) {
-		if (config_uint(value, 1, 256, &v) != 0)
+		if (conf_uint(value, 1, 256, &v) != 0)
 			goto bad_range;
 		cfg->parts_in_flight = (unsigned)v;
 	} else if (strcmp(k, "retry_min") == 0) {
-		if (config_seconds(value, &cfg->retry_min_ms) != 0)
+		if (conf_seconds(value, &cfg->retry_min_ms) != 0)
 			goto bad_seconds;
 	} else if (strcmp(k, "retry_max") == 0) {
-		if (config_seconds(value, &cfg->retry_max_ms) != 0)
+		if (conf_seconds(value, &cfg->retry_max_ms) != 0)
 			goto bad_seconds;
 	} else if (strcmp(k, "hash_jobs") == 0) {
-		if (config_uint(value, 1, 64, &v) != 0)
+		if (conf_uint(value, 1, 64, &v) != 0)
 			goto bad_range;
 		cfg->hash_jobs = (unsigned)v;
 	} else if (strcmp(k, "rescan_interval") == 0) {
-		if (config_seconds(value, &cfg->rescan_ms) != 0)
+		if (conf_seconds(value, &cfg->rescan_ms) != 0)
 			goto bad_seconds;
 	} else if (strcmp(k, "request_timeout") == 0) {
-		if (config_seconds(value, &cfg->request_timeout_ms) != 0)
+		if (conf_seconds(value, &cfg->request_timeout_ms) != 0)
 			goto bad_seconds;
 	} else if (strcmp(k, "idle_timeout") == 0) {
-		if (config_seconds(value, &cfg->idle_timeout_ms) != 0)
+		if (conf_seconds(value, &cfg->idle_timeout_ms) != 0)
 			goto bad_seconds;
 	} else if (strcmp(k, "connect_timeout") == 0) {
-		if (config_seconds(value, &cfg->connect_timeout_ms) != 0)
+		if (conf_seconds(value, &cfg->connect_timeout_ms) != 0)
 			goto bad_seconds;
 	} else if (strcmp(k, "log_level") == 0) {
 		if (log_parse_level(value, &cfg->log_level) != 0) {
@@ -340,8 +335,13 @@ config_ini_handler(
 	struct config_load_ctx *ctx = user;
 	char msg[256];
 
-	if (strcmp(section, "node") != 0)
-		return 1; /* other sections belong to overlays */
+	char key[128];
+
+	if (strcmp(section, "node") != 0) {
+		/* [gnutella] min_neighbours = 3 is gnutella_min_neighbours. */
+		snprintf(key, sizeof(key), "%s_%s", section, name);
+		name = key;
+	}
 	if (strcmp(name, "listen") == 0 && !ctx->listen_reset) {
 		/* The file's list replaces the default. */
 		ctx->cfg->nlisten = 0;

@@ -11,7 +11,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/conf.h"
 #include "core/log.h"
+#include "overlay/gnutella.h"
 
 #define CONFIG_MAX_LISTEN 8
 
@@ -41,14 +43,32 @@ struct node_config {
 	uint64_t retry_min_ms;     /* first backoff after a failure */
 	uint64_t retry_max_ms;     /* longest backoff */
 	enum log_level log_level;
+	/* Advertised addresses (course IPP2P) when listening on a wildcard. */
+	struct sockaddr_storage advertise4, advertise6;
+	int has_advertise4, has_advertise6;
+	unsigned overlays;               /* CONFIG_OV_* bits */
+	struct gnutella_config gnutella; /* [gnutella] */
 };
+
+/* Overlays a node can join. */
+#define CONFIG_OV_GNUTELLA 0x1
+
+/* A section of the configuration: [node] keys are plain flags, the keys of
+ * another section are flags prefixed with its name (--gnutella-quer-ttl). */
+struct config_section {
+	const char *name;
+	const struct config_key *keys;
+};
+extern const struct config_section config_sections[];
 
 /* Fill defaults (XDG paths, port 3000 on "::"). */
 void config_defaults(struct node_config *cfg);
 
 /*
- * Set key to value. Returns 0, or -1 with a message in err naming the key
- * and what is expected.
+ * Set key to value. key is a [node] key, or SECTION_KEY for another
+ * section ("gnutella_quer_ttl"); "neighbour" is short for
+ * "gnutella_neighbour". Returns 0, or -1 with a message in err naming the
+ * key and what is expected.
  */
 int config_set(struct node_config *cfg, const char *key, const char *value,
     char *err, size_t errlen);
@@ -66,11 +86,6 @@ void config_release(struct node_config *cfg);
 char *config_default_socket(void);
 
 /* The keys, for --help and the README: name, what, default. */
-struct config_key {
-	const char *name;
-	const char *arg;
-	const char *help;
-};
 extern const struct config_key config_keys[];
 
 #endif

@@ -3,6 +3,7 @@
  * dispatched by "op" to small handlers; downloads stream their events to
  * the client that started them (and to any client that asks to follow).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -16,8 +17,10 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "ctl.h"
+#include "known.h"
 #include "net/request.h"
 #include "node.h"
+#include "search.h"
 #include "store/library.h"
 #include "transfer/download.h"
 #include "transfer/upload.h"
@@ -27,10 +30,17 @@
 
 #define CTL_MAX_CLIENTS 64
 #define CTL_MAX_WATCH   64
+#define CTL_MAX_SEARCH  8                 /* searches running per client */
 #define CTL_WRITE_MAX   (8 * 1024 * 1024) /* unread output before we drop */
 
 struct ctl_watch {
 	uint64_t download_id;
+	json_t *req_id; /* own reference */
+};
+
+struct ctl_search {
+	struct ctl_client *cl;
+	struct node_search *s;
 	json_t *req_id; /* own reference */
 };
 
@@ -42,6 +52,8 @@ struct ctl_client {
 	size_t wpending;
 	struct ctl_watch watch[CTL_MAX_WATCH];
 	unsigned nwatch;
+	struct ctl_search *search[CTL_MAX_SEARCH];
+	unsigned nsearch;
 	int closing;
 	struct ctl_client *next;
 };
@@ -222,6 +234,105 @@ ctl_status_download(void *arg, struct download *d)
 	    json_integer(json_integer_value(json_object_get(counts, key)) + 1));
 }
 
+/* Every joined overlay's status (or peers) object. */
+static json_t *
+ctl_overlays_json(struct node *n, int peers)
+{
+	json_t *list = json_array();
+
+	for (unsigned i = 0; i < n->nov; i++) {
+		const struct overlay_ops *ops = n->ov[i].ops;
+
+		json_array_append_new(list,
+		    peers ? ops->peers(n->ov[i].o) : ops->status(n->ov[i].o));
+	}
+	return list;
+}
+
+static void
+ctl_op_peers(struct ctl_client *cl, json_t *id)
+{
+	ctl_ok(cl, id,
+	    json_pack("{s:o}", "overlays", ctl_overlays_json(cl->s->n, 1)));
+}
+
+static void
+ctl_search_event(void *arg, json_t *ev)
+{
+	struct ctl_search *cs = arg;
+	struct ctl_client *cl = cs->cl;
+	int last = json_object_get(ev, "done") != NULL;
+
+	json_object_set(ev, "id", cs->req_id);
+	ctl_send(cl, ev);
+	if (!last)
+		return;
+	for (unsigned i = 0; i < cl->nsearch; i++) {
+		if (cl->search[i] == cs) {
+			cl->search[i] = cl->search[--cl->nsearch];
+			break;
+		}
+	}
+	json_decref(cs->req_id);
+	free(cs);
+}
+
+/* search {"term", "overlay"?, "window"? (s), "ttl"?} */
+static void
+ctl_op_search(struct ctl_client *cl, json_t *id, json_t *req)
+{
+	struct node_search_opts o;
+	struct ctl_search *cs;
+	json_t *w = json_object_get(req, "window");
+	json_t *ttl = json_object_get(req, "ttl");
+	char err[256];
+
+	memset(&o, 0, sizeof(o));
+	o.term = json_string_value(json_object_get(req, "term"));
+	o.overlay = json_string_value(json_object_get(req, "overlay"));
+	if (o.term == NULL) {
+		ctl_error(cl, id, "search: missing \"term\"");
+		return;
+	}
+	if (w != NULL) {
+		if (!json_is_number(w) || json_number_value(w) <= 0 ||
+		    json_number_value(w) > 600) {
+			ctl_error(cl, id,
+			    "search: \"window\" must be a number of seconds "
+			    "above 0 and at most 600");
+			return;
+		}
+		o.window_ms = (uint64_t)(json_number_value(w) * 1000.0 + 0.5);
+	}
+	if (ttl != NULL) {
+		if (!json_is_integer(ttl) || json_integer_value(ttl) < 1 ||
+		    json_integer_value(ttl) > 99) {
+			ctl_error(cl, id, "search: \"ttl\" must be 1 to 99");
+			return;
+		}
+		o.ttl = (unsigned)json_integer_value(ttl);
+	}
+	if (cl->nsearch == CTL_MAX_SEARCH) {
+		ctl_error(cl, id,
+		    "search: %d searches are already running on this "
+		    "connection",
+		    CTL_MAX_SEARCH);
+		return;
+	}
+	cs = xcalloc(1, sizeof(*cs));
+	cs->cl = cl;
+	cs->req_id = json_incref(id ? id : json_null());
+	cs->s = node_search_start(
+	    cl->s->n, &o, ctl_search_event, cs, err, sizeof(err));
+	if (cs->s == NULL) {
+		json_decref(cs->req_id);
+		free(cs);
+		ctl_error(cl, id, "search: %s", err);
+		return;
+	}
+	cl->search[cl->nsearch++] = cs;
+}
+
 static void
 ctl_op_status(struct ctl_client *cl, json_t *id)
 {
@@ -269,11 +380,13 @@ ctl_op_status(struct ctl_client *cl, json_t *id)
 		(int)n->cfg->upload_queue, "queued_total",
 		(json_int_t)us.queued_total));
 	json_object_set_new(r, "requests",
-	    json_pack("{s:I,s:I,s:I,s:I,s:I}", "accepted",
+	    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "accepted",
 		(json_int_t)rs.accepted, "handled", (json_int_t)rs.handled,
 		"malformed", (json_int_t)rs.malformed, "unknown",
-		(json_int_t)rs.unknown, "timeouts", (json_int_t)rs.timeouts));
+		(json_int_t)rs.unknown, "timeouts", (json_int_t)rs.timeouts,
+		"truncated", (json_int_t)rs.truncated));
 	json_object_set_new(r, "downloads", dls);
+	json_object_set_new(r, "overlays", ctl_overlays_json(n, 0));
 	if (n->faults_text[0] != '\0')
 		json_object_set_new(
 		    r, "test_faults", json_string(n->faults_text));
@@ -381,12 +494,6 @@ ctl_op_get(struct ctl_client *cl, json_t *id, json_t *req)
 		ctl_error(cl, id, "get: missing \"md5\"");
 		return;
 	}
-	if (!json_is_array(from) || json_array_size(from) == 0) {
-		ctl_error(cl, id,
-		    "get: no source for %s (give one with --from HOST:PORT)",
-		    md5);
-		return;
-	}
 	json_array_foreach(from, i, j)
 	{
 		if (nsrc == DOWNLOAD_MAX_SOURCES)
@@ -396,6 +503,29 @@ ctl_op_get(struct ctl_client *cl, json_t *id, json_t *req)
 			return;
 		}
 		nsrc++;
+	}
+	if (from != NULL && !json_is_array(from)) {
+		ctl_error(cl, id, "get: \"from\" must be a list of sources");
+		return;
+	}
+	/* Add what searches found. */
+	if (nsrc < DOWNLOAD_MAX_SOURCES && strlen(md5) == COURSE_MD5_LEN) {
+		char lower[COURSE_MD5_LEN + 1];
+		const char *known_name;
+
+		for (i = 0; i <= COURSE_MD5_LEN; i++)
+			lower[i] = (char)tolower((unsigned char)md5[i]);
+		nsrc += known_get(n->known, lower, src + nsrc,
+		    DOWNLOAD_MAX_SOURCES - nsrc, &known_name, uv_now(n->loop));
+		if (name == NULL)
+			name = known_name;
+	}
+	if (nsrc == 0) {
+		ctl_error(cl, id,
+		    "get: no source known for %s (run 'warren search' "
+		    "first, or give one with --from HOST:PORT)",
+		    md5);
+		return;
 	}
 	if (dir == NULL)
 		dir = n->cfg->download_dir;
@@ -498,6 +628,10 @@ ctl_dispatch(struct ctl_client *cl, const char *line, size_t len)
 		ctl_op_get(cl, id, req);
 	else if (strcmp(op, "downloads") == 0)
 		ctl_op_downloads(cl, id);
+	else if (strcmp(op, "search") == 0)
+		ctl_op_search(cl, id, req);
+	else if (strcmp(op, "peers") == 0)
+		ctl_op_peers(cl, id);
 	else if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0 ||
 	    strcmp(op, "cancel") == 0)
 		ctl_op_control(cl, id, req, op);
@@ -589,6 +723,14 @@ ctl_client_close(struct ctl_client *cl)
 	if (cl->closing)
 		return;
 	cl->closing = 1;
+	/* Nobody will read the hits: stop the searches now. */
+	while (cl->nsearch > 0) {
+		struct ctl_search *cs = cl->search[--cl->nsearch];
+
+		node_search_cancel(cs->s);
+		json_decref(cs->req_id);
+		free(cs);
+	}
 	uv_close((uv_handle_t *)&cl->pipe, ctl_client_freed);
 }
 

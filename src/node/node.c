@@ -13,7 +13,9 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "ctl.h"
+#include "known.h"
 #include "net/request.h"
+#include "overlay/overlay.h"
 #include "node.h"
 #include "store/db.h"
 #include "store/dlstate.h"
@@ -164,8 +166,16 @@ node_stop(struct node *n)
 	n->stopping = 1;
 	uv_close((uv_handle_t *)&n->sigint, NULL);
 	uv_close((uv_handle_t *)&n->sigterm, NULL);
+	/* Clients first: their searches end before the overlays do. */
 	ctl_server_free(n->ctl);
 	n->ctl = NULL;
+	while (n->nov > 0) {
+		struct node_overlay *ov = &n->ov[--n->nov];
+
+		ov->ops->stop(ov->o);
+	}
+	known_free(n->known);
+	n->known = NULL;
 	request_server_free(n->rs);
 	n->rs = NULL;
 	upload_free(n->up);
@@ -212,6 +222,138 @@ node_listen(struct node *n)
 		addr_format(request_server_addr(n->rs, i), a, sizeof(a));
 		log_info("serving on %s", a);
 	}
+	return 0;
+}
+
+/* This host's first non-loopback address of family, for a wildcard. */
+static int
+node_host_addr(int family, struct sockaddr_storage *out)
+{
+	uv_interface_address_t *ifs;
+	int count, found = 0;
+
+	if (uv_interface_addresses(&ifs, &count) != 0)
+		return 0;
+	for (int i = 0; i < count && !found; i++) {
+		const struct sockaddr *sa =
+		    (const struct sockaddr *)&ifs[i].address;
+
+		if (ifs[i].is_internal || sa->sa_family != family)
+			continue;
+		/* Link-local IPv6 needs a scope peers do not know. */
+		if (family == AF_INET6 &&
+		    IN6_IS_ADDR_LINKLOCAL(
+			&((const struct sockaddr_in6 *)sa)->sin6_addr))
+			continue;
+		memcpy(out, sa, addr_len(sa));
+		found = 1;
+	}
+	uv_free_interface_addresses(ifs, count);
+	return found;
+}
+
+/*
+ * The IPP2P and main port this node advertises (course.md §2.4): the
+ * configured advertise addresses, else the listen addresses, else (for a
+ * wildcard) this host's addresses.
+ */
+static int
+node_advertise(struct node *n)
+{
+	struct sockaddr_storage v4, v6;
+	int has4 = 0, has6 = 0, any = 0, rc;
+	const struct sockaddr *main_sa = request_server_addr(n->rs, 0);
+	char text[COURSE_IPP2P_LEN + 1];
+
+	if (n->has_bind4) {
+		v4 = n->bind4;
+		has4 = 1;
+	}
+	if (n->has_bind6) {
+		v6 = n->bind6;
+		has6 = 1;
+	}
+	for (unsigned i = 0; request_server_addr(n->rs, i) != NULL; i++)
+		if (addr_is_any(request_server_addr(n->rs, i)))
+			any = 1;
+	if (n->cfg->has_advertise4) {
+		v4 = n->cfg->advertise4;
+		has4 = 1;
+	}
+	if (n->cfg->has_advertise6) {
+		v6 = n->cfg->advertise6;
+		has6 = 1;
+	}
+	if (!has4 && !has6 && any) {
+		has4 = node_host_addr(AF_INET, &v4);
+		has6 = node_host_addr(AF_INET6, &v6);
+		if (!has4 && !has6) {
+			addr_parse("127.0.0.1", 1, &v4);
+			has4 = 1;
+			log_warn("no network address found: advertising "
+				 "127.0.0.1 (set --advertise ADDR)");
+		}
+	}
+	rc = course_peer_from_sockaddr(has4 ? (struct sockaddr *)&v4 : NULL,
+	    has6 ? (struct sockaddr *)&v6 : NULL, addr_port(main_sa), &n->self);
+	if (rc != 0) {
+		log_error("cannot build the advertised address (set "
+			  "--advertise ADDR)");
+		return -1;
+	}
+	if (!has4 &&
+	    !(has6 &&
+		IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&v6)->sin6_addr)))
+		log_warn("no IPv4 address to advertise: peers that pick IPv4 "
+			 "will fail to reach this node (course.md §2.4)");
+	course_ipp2p_format(&n->self, text);
+	text[COURSE_IPP2P_LEN] = '\0';
+	log_info("advertising %s port %u", text, n->self.port);
+	return 0;
+}
+
+static void
+node_library_event(
+    void *arg, enum library_event ev, const struct library_file *f)
+{
+	struct node *n = arg;
+
+	for (unsigned i = 0; i < n->nov; i++) {
+		const struct overlay_ops *ops = n->ov[i].ops;
+
+		if (ev == LIBRARY_ADDED && ops->publish != NULL)
+			ops->publish(n->ov[i].o, f);
+		else if (ev == LIBRARY_REMOVED && ops->unpublish != NULL)
+			ops->unpublish(n->ov[i].o, f);
+	}
+}
+
+static int
+node_join(struct node *n)
+{
+	struct overlay_env env;
+
+	if (n->cfg->overlays == 0)
+		return 0;
+	if (node_advertise(n) != 0)
+		return -1;
+	memset(&env, 0, sizeof(env));
+	env.loop = n->loop;
+	env.lib = n->lib;
+	env.rs = n->rs;
+	env.self = n->self;
+	env.dial.timeout_ms = n->cfg->connect_timeout_ms;
+	env.dial.bind4 = n->has_bind4 ? (struct sockaddr *)&n->bind4 : NULL;
+	env.dial.bind6 = n->has_bind6 ? (struct sockaddr *)&n->bind6 : NULL;
+	if (n->cfg->overlays & CONFIG_OV_GNUTELLA) {
+		struct node_overlay *ov = &n->ov[n->nov];
+
+		ov->ops = &gnutella_ops;
+		if (ov->ops->start(&env, &n->cfg->gnutella, &ov->o) != 0)
+			return -1;
+		n->nov++;
+	}
+	library_subscribe(n->lib, node_library_event, n);
 	return 0;
 }
 
@@ -292,6 +434,10 @@ node_start(struct node *n)
 	dopt.state = n->dlstate;
 	n->dl = downloader_new(n->loop, &dopt);
 	downloader_set_cb(n->dl, node_download_event, n);
+
+	n->known = known_new(1024, 3600 * 1000);
+	if (node_join(n) != 0)
+		return -1;
 
 	n->ctl = ctl_server_new(n, n->cfg->socket_path);
 	if (n->ctl == NULL)

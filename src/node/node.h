@@ -10,7 +10,11 @@
 #include <uv.h>
 
 #include "config.h"
+#include "overlay/overlay.h"
 #include "transfer/upload.h"
+#include "wire/course.h"
+
+#define NODE_MAX_OVERLAYS 4
 
 struct sqlite3;
 struct library;
@@ -18,6 +22,13 @@ struct request_server;
 struct downloader;
 struct dlstate;
 struct ctl_server;
+struct known;
+
+/* One joined overlay. */
+struct node_overlay {
+	const struct overlay_ops *ops;
+	struct overlay *o;
+};
 
 struct node {
 	uv_loop_t *loop;
@@ -29,6 +40,10 @@ struct node {
 	struct downloader *dl;
 	struct dlstate *dlstate; /* persistent downloads */
 	struct ctl_server *ctl;
+	struct node_overlay ov[NODE_MAX_OVERLAYS];
+	unsigned nov;
+	struct course_peer self; /* advertised IPP2P and main port */
+	struct known *known;     /* sources learned from search hits */
 	uv_signal_t sigint, sigterm;
 	uint64_t started_ms;           /* uv_now() at start */
 	struct sockaddr_storage bind4; /* source address for IPv4, if any */

@@ -335,3 +335,122 @@ class ScriptedPeer:
         self.running = False
         self.srv.close()
         self.t.join(5)
+
+
+def ipp2p(ipv4, ipv6=None):
+    """The 55-byte IPP2P of course.md §2.5 (canonical form)."""
+    import ipaddress
+    if ipv4 is None:
+        v4 = b"000.000.000.000"
+    else:
+        v4 = b".".join(b"%03d" % int(o) for o in ipv4.split("."))
+    if ipv6 is None:
+        ipv6 = "::ffff:" + (ipv4 or "0.0.0.0")
+    v6 = ipaddress.IPv6Address(ipv6).exploded.encode()
+    out = v4 + b"|" + v6
+    assert len(out) == 55
+    return out
+
+
+def split_addr(addr):
+    """"1.2.3.4:5" or "[::1]:5" -> (host, port)."""
+    host, port = addr.rsplit(":", 1)
+    return host.strip("[]"), int(port)
+
+
+def oneshot(addr, msg, src_ip=None, timeout=5.0):
+    """Course.md's O model: connect (from src_ip), one write, close."""
+    host, port = split_addr(addr)
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        if src_ip is not None:
+            s.bind((src_ip, 0))
+        s.connect((host, port))
+        s.sendall(msg)
+
+
+def request(addr, msg, src_ip=None, timeout=10.0, limit=1 << 24):
+    """An R exchange: connect, one write, read the reply until EOF."""
+    host, port = split_addr(addr)
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        if src_ip is not None:
+            s.bind((src_ip, 0))
+        s.connect((host, port))
+        s.sendall(msg)
+        out = b""
+        while len(out) < limit:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+        return out
+
+
+class Collector:
+    """A listener that takes one-shot messages (ANEA, AQUE, forwarded
+    NEAR/QUER...): every accepted connection is read to EOF and kept, with
+    the address it came from."""
+
+    def __init__(self, ip, port=0):
+        import threading
+        fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
+        self.ip = ip
+        self.srv = socket.socket(fam, socket.SOCK_STREAM)
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind((ip, port))
+        self.srv.listen(128)
+        self.srv.settimeout(0.2)
+        self.port = self.srv.getsockname()[1]
+        self.addr = ("[%s]:%d" if ":" in ip else "%s:%d") % (ip, self.port)
+        self.msgs = []  # (bytes, (host, port))
+        self.lock = threading.Lock()
+        self.running = True
+        self.t = threading.Thread(target=self.run, daemon=True)
+        self.t.start()
+
+    def run(self):
+        while self.running:
+            try:
+                c, peer = self.srv.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            data = b""
+            try:
+                c.settimeout(5)
+                while len(data) < 4096:
+                    b = c.recv(4096)
+                    if not b:
+                        break
+                    data += b
+            except OSError:
+                pass
+            finally:
+                c.close()
+            with self.lock:
+                self.msgs.append((data, peer))
+
+    def take(self, pred=lambda m: True):
+        """Messages matching pred (bytes -> bool), removed from the list."""
+        with self.lock:
+            got = [m for m, _ in self.msgs if pred(m)]
+            self.msgs = [(m, p) for m, p in self.msgs if not pred(m)]
+        return got
+
+    def wait(self, pred, n=1, timeout=10.0, what="messages"):
+        got = []
+
+        def ready():
+            got.extend(self.take(pred))
+            return len(got) >= n
+        wait_until(ready, timeout, "%d %s at %s (have %d)" % (n, what, self.addr, len(got)))
+        return got
+
+    def close(self):
+        self.running = False
+        self.srv.close()
+        self.t.join(5)

@@ -1,0 +1,116 @@
+/*
+ * flood.h: the pieces every flooding overlay (Gnutella, Kazaa supernodes)
+ * needs around course.md §3:
+ *
+ *   - pktid_cache: the bounded duplicate cache keyed by the 16 Pktid bytes,
+ *     with a lifetime per entry (default 300 s) and oldest-first eviction
+ *     when full. Also used for the Pktids a node originated itself.
+ *   - flood_rate: a token bucket per source IP address, so one peer that
+ *     floods cannot take a node down. Bounded: a fixed table, an entry is
+ *     reused when another address hashes to its slot.
+ *   - oneshot: course.md's "O" model as a service: connect, one write,
+ *     close. Bounded number of connections at once and a bounded queue
+ *     behind them; a message that does not fit is dropped (and counted),
+ *     never buffered without limit.
+ */
+#ifndef WARREN_OVERLAY_FLOOD_H
+#define WARREN_OVERLAY_FLOOD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "net/dial.h"
+#include "wire/course.h"
+
+/* ---------------------------------------------------------- pktid_cache */
+
+struct pktid_cache;
+
+/* max entries (>= 1) living lifetime_ms each. Caller frees. */
+struct pktid_cache *pktid_cache_new(unsigned max, uint64_t lifetime_ms);
+void pktid_cache_free(struct pktid_cache *c);
+
+/*
+ * Insert id (16 opaque bytes) at time now_ms. Returns 1 if it was not
+ * there (inserted), 0 if it was present and not expired (left as it was).
+ * Expired entries are dropped first; when the cache is full the oldest
+ * entry is evicted. O(1) amortised.
+ */
+int pktid_cache_add(
+    struct pktid_cache *c, const char id[COURSE_PKTID_LEN], uint64_t now_ms);
+
+/* 1 if id is present and not expired at now_ms, else 0. */
+int pktid_cache_has(
+    struct pktid_cache *c, const char id[COURSE_PKTID_LEN], uint64_t now_ms);
+
+/* Entries held (after dropping the expired ones at now_ms). */
+unsigned pktid_cache_count(struct pktid_cache *c, uint64_t now_ms);
+
+/* ----------------------------------------------------------- flood_rate */
+
+struct flood_rate;
+
+/*
+ * A bucket per source address: rate messages per second, bursts of up to
+ * burst. slots is the table size (rounded up to a power of two). rate 0
+ * turns limiting off. Caller frees.
+ */
+struct flood_rate *flood_rate_new(double rate, double burst, unsigned slots);
+void flood_rate_free(struct flood_rate *r);
+
+/*
+ * May a message from sa's address (the port is ignored; an IPv4-mapped
+ * IPv6 address counts as its IPv4) be handled at now_ms? Takes one token
+ * and returns 1, or returns 0 (drop it).
+ */
+int flood_rate_allow(
+    struct flood_rate *r, const struct sockaddr *sa, uint64_t now_ms);
+
+/* -------------------------------------------------------------- oneshot */
+
+struct oneshot;
+
+/*
+ * Outcome of one send: status 0 when the whole message was handed to the
+ * kernel, or a negative error (connect failure on every address,
+ * UV_ECANCELED when the sender was freed first is NOT reported: after
+ * oneshot_free() no callback runs). tag is the caller's.
+ */
+typedef void (*oneshot_cb)(void *arg, uint64_t tag, int status);
+
+struct oneshot_stats {
+	uint64_t sent;    /* written to the kernel */
+	uint64_t failed;  /* could not connect or write */
+	uint64_t dropped; /* queue full, or no usable address */
+	unsigned active;  /* connections in progress now */
+	unsigned queued;  /* waiting for a connection slot now */
+};
+
+/*
+ * max_active connections at once (>= 1), max_queued messages waiting
+ * behind them. dial: connect deadline and source binding (copied; the
+ * bind addresses it points to must outlive the sender).
+ */
+struct oneshot *oneshot_new(uv_loop_t *loop, const struct dial_opts *dial,
+    unsigned max_active, unsigned max_queued);
+
+/*
+ * Send msg[0..len) (copied; len <= COURSE_MSG_MAX) to peer: connect to its
+ * IPv4 half, then its IPv6 half if that fails (an IPv4-mapped IPv6 half
+ * that equals the IPv4 half is not tried twice; absent halves are skipped,
+ * course.md §2.4), write the message with one write, close gracefully.
+ * cb (may be NULL) runs once, later, from the loop.
+ * Returns 0, WARREN_EFIELD if the peer has no usable address, or
+ * WARREN_ELIMIT if the queue is full; cb is not called then.
+ */
+int oneshot_send(struct oneshot *o, const struct course_peer *peer,
+    const void *msg, size_t len, oneshot_cb cb, void *arg, uint64_t tag);
+
+void oneshot_stats(const struct oneshot *o, struct oneshot_stats *out);
+
+/* Cancel everything queued or in progress; no callback runs afterwards. */
+void oneshot_free(struct oneshot *o);
+
+#endif

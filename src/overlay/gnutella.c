@@ -1,0 +1,1250 @@
+/*
+ * The Gnutella overlay (course.md §3 and §6): every node is equal and
+ * keeps a list of neighbours. NEAR discovers neighbours (each node reached
+ * answers ANEA to the originator), QUER searches (each node reached answers
+ * one AQUE per matching file), both flooded with a TTL and de-duplicated by
+ * Pktid. Answers go straight to the originator's IPP2P:PP2P on a new
+ * connection; files then move with RETR/RETP through the transfer engine.
+ *
+ * Neighbours: the configured ones are kept for ever (marked down after
+ * fail_limit consecutive failures, probed again each discovery round);
+ * learned ones come from ANEA while fewer than min_neighbours are alive
+ * (at most max_neighbours) and are forgotten when they fail. The periodic
+ * NEAR round is also the liveness check: a neighbour that cannot be
+ * reached counts a failure.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/addr.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "flood.h"
+#include "gnutella.h"
+#include "net/request.h"
+#include "overlay.h"
+#include "store/library.h"
+#include "warren/error.h"
+
+#define GNUT_CANDIDATES 32   /* ANEA answerers kept for replacements */
+#define GNUT_RETRY_MS   5000 /* NEAR rounds while degraded */
+
+const struct config_key gnutella_config_keys[] = {
+    {"neighbour", "HOST:PORT",
+	"a Gnutella neighbour (repeatable; also --neighbour)"},
+    {"min_neighbours", "N",
+	"discover neighbours with NEAR while fewer are alive (default 3)"},
+    {"max_neighbours", "N", "neighbours learned from ANEA (default 8)"},
+    {"near_ttl", "N", "TTL of the NEARs this node sends (default 3)"},
+    {"quer_ttl", "N", "TTL of the QUERs this node sends (default 5)"},
+    {"max_forward_ttl", "N", "cap on forwarded TTLs (default 10)"},
+    {"near_window", "SECONDS", "ANEA collection window (default 5)"},
+    {"search_window", "SECONDS", "AQUE collection window (default 10)"},
+    {"discovery_interval", "SECONDS",
+	"NEAR round to check and find neighbours (default 60)"},
+    {"fail_limit", "N",
+	"consecutive failures before a neighbour is down "
+	"(default 3)"},
+    {"pktid_lifetime", "SECONDS", "duplicate Pktid memory (default 300)"},
+    {"pktid_cache", "N", "duplicate Pktids remembered (default 65536)"},
+    {"max_answers", "N", "AQUEs sent for one received QUER (default 100)"},
+    {"flood_rate", "N",
+	"NEAR/QUER accepted per second from one IP address, 0 = no limit "
+	"(default 50)"},
+    {"flood_burst", "N", "burst of the flood rate (default 200)"},
+    {"max_oneshots", "N",
+	"outgoing one-shot connections at once "
+	"(default 64)"},
+    {"oneshot_queue", "N",
+	"one-shot messages waiting for a connection, beyond: dropped "
+	"(default 4096)"},
+    {"max_searches", "N", "searches and NEAR rounds pending (default 64)"},
+    {"max_hits", "N", "distinct answers kept per search (default 10000)"},
+    {NULL, NULL, NULL},
+};
+
+void
+gnutella_config_defaults(struct gnutella_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->min_neighbours = 3;
+	c->max_neighbours = 8;
+	c->near_ttl = 3;
+	c->quer_ttl = 5;
+	c->max_forward_ttl = 10;
+	c->near_window_ms = 5000;
+	c->search_window_ms = 10000;
+	c->discovery_ms = 60000;
+	c->fail_limit = 3;
+	c->pktid_lifetime_ms = 300000;
+	c->pktid_cache = 65536;
+	c->max_answers = 100;
+	c->flood_rate = 50;
+	c->flood_burst = 200;
+	c->max_oneshots = 64;
+	c->oneshot_queue = 4096;
+	c->max_searches = 64;
+	c->max_hits = 10000;
+}
+
+int
+gnutella_config_set(struct gnutella_config *c, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+		unsigned long min, max;
+	} uints[] = {
+	    {"min_neighbours", offsetof(struct gnutella_config, min_neighbours),
+		0, 64},
+	    {"max_neighbours", offsetof(struct gnutella_config, max_neighbours),
+		0, 64},
+	    {"near_ttl", offsetof(struct gnutella_config, near_ttl), 1, 99},
+	    {"quer_ttl", offsetof(struct gnutella_config, quer_ttl), 1, 99},
+	    {"max_forward_ttl",
+		offsetof(struct gnutella_config, max_forward_ttl), 1, 99},
+	    {"fail_limit", offsetof(struct gnutella_config, fail_limit), 1,
+		100},
+	    {"pktid_cache", offsetof(struct gnutella_config, pktid_cache), 64,
+		1 << 22},
+	    {"max_answers", offsetof(struct gnutella_config, max_answers), 0,
+		10000},
+	    {"max_oneshots", offsetof(struct gnutella_config, max_oneshots), 1,
+		4096},
+	    {"oneshot_queue", offsetof(struct gnutella_config, oneshot_queue),
+		1, 1 << 20},
+	    {"max_searches", offsetof(struct gnutella_config, max_searches), 1,
+		4096},
+	    {"max_hits", offsetof(struct gnutella_config, max_hits), 1,
+		1000000},
+	};
+	static const struct {
+		const char *name;
+		size_t off;
+	} times[] = {
+	    {"near_window", offsetof(struct gnutella_config, near_window_ms)},
+	    {"search_window",
+		offsetof(struct gnutella_config, search_window_ms)},
+	    {"discovery_interval",
+		offsetof(struct gnutella_config, discovery_ms)},
+	    {"pktid_lifetime",
+		offsetof(struct gnutella_config, pktid_lifetime_ms)},
+	};
+	char k[64];
+	unsigned long v;
+
+	conf_key_norm(key, k, sizeof(k));
+	if (strcmp(k, "neighbour") == 0 || strcmp(k, "neighbor") == 0) {
+		if (c->nneighbours == GNUTELLA_MAX_CONFIGURED) {
+			snprintf(err, errlen, "neighbour: at most %d",
+			    GNUTELLA_MAX_CONFIGURED);
+			return -1;
+		}
+		if (addr_parse(value, 3000, &c->neighbours[c->nneighbours]) !=
+			0 ||
+		    addr_port(
+			(struct sockaddr *)&c->neighbours[c->nneighbours]) ==
+			0) {
+			snprintf(err, errlen,
+			    "neighbour: '%s' is not ADDR:PORT (e.g. "
+			    "127.0.0.3:3000 or [::1]:3000)",
+			    value);
+			return -1;
+		}
+		c->nneighbours++;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
+		if (strcmp(k, uints[i].name) != 0)
+			continue;
+		if (conf_uint(value, uints[i].min, uints[i].max, &v) != 0) {
+			snprintf(err, errlen,
+			    "gnutella %s: '%s' is not a number from %lu to %lu",
+			    k, value, uints[i].min, uints[i].max);
+			return -1;
+		}
+		*(unsigned *)(void *)((char *)c + uints[i].off) = (unsigned)v;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		if (strcmp(k, times[i].name) != 0)
+			continue;
+		if (conf_seconds(value,
+			(uint64_t *)(void *)((char *)c + times[i].off)) != 0) {
+			snprintf(err, errlen,
+			    "gnutella %s: '%s' is not a positive number of "
+			    "seconds",
+			    k, value);
+			return -1;
+		}
+		return 0;
+	}
+	if (strcmp(k, "flood_rate") == 0 || strcmp(k, "flood_burst") == 0) {
+		double d;
+
+		if (conf_double(value, 1e6, &d) != 0 ||
+		    (d < 1 && strcmp(k, "flood_burst") == 0)) {
+			snprintf(err, errlen,
+			    "gnutella %s: '%s' is not a number of messages", k,
+			    value);
+			return -1;
+		}
+		if (strcmp(k, "flood_rate") == 0)
+			c->flood_rate = d;
+		else
+			c->flood_burst = d;
+		return 0;
+	}
+	return 1;
+}
+
+/* ------------------------------------------------------------ state */
+
+enum gnut_nstate {
+	GNUT_NB_UNKNOWN, /* not yet contacted */
+	GNUT_NB_UP,      /* the last message reached it */
+	GNUT_NB_DOWN,    /* fail_limit failures in a row */
+};
+
+struct gnut_neigh {
+	uint64_t id; /* tag of its one-shots: survives reordering */
+	struct course_peer peer;
+	char label[ADDR_STRLEN];
+	int configured;
+	enum gnut_nstate state;
+	unsigned fails; /* consecutive */
+	uint64_t last_ok_ms, added_ms;
+	uint64_t sent, failed;
+};
+
+enum gnut_coll_kind {
+	GNUT_COLL_NEAR, /* a discovery round: ANEAs */
+	GNUT_COLL_QUER, /* a user search: AQUEs */
+};
+
+struct overlay_search {
+	struct overlay *g;
+	enum gnut_coll_kind kind;
+	char pktid[COURSE_PKTID_LEN];
+	uv_timer_t timer;
+	uint64_t *seen; /* hashes of (md5, holder): open addressing */
+	unsigned seen_cap, nseen;
+	overlay_hit_cb hit;
+	overlay_done_cb done;
+	void *arg;
+	int finished; /* off the list; timer closing */
+	struct overlay_search *next;
+};
+
+struct gnut_counters {
+	uint64_t near_received, quer_received; /* valid, before checks */
+	uint64_t near_handled, quer_handled;   /* new Pktids */
+	uint64_t own_dropped, dup_dropped, rate_dropped;
+	uint64_t forwarded, forward_dropped;
+	uint64_t anea_sent, aque_sent, answers_dropped;
+	uint64_t anea_received, aque_received, answers_unmatched;
+	uint64_t searches, near_rounds;
+	uint64_t learned, lost;
+	/* The same per kind (0 NEAR, 1 QUER), for exact accounting. */
+	uint64_t kind_own[2], kind_dup[2], kind_rate[2], kind_forwarded[2];
+};
+
+/* The Gnutella instance: this file's struct overlay. */
+struct overlay {
+	struct overlay_env env;
+	struct gnutella_config cfg;
+	struct gnut_neigh *nb;
+	unsigned nnb, nbcap;
+	uint64_t next_id;
+	struct course_peer cand[GNUT_CANDIDATES];
+	unsigned ncand;
+	struct pktid_cache *seen; /* every flood seen */
+	struct pktid_cache *own;  /* floods this node originated */
+	struct flood_rate *rate;
+	struct oneshot *os;
+	struct overlay_search *searches;
+	unsigned nsearches;
+	uv_timer_t discovery;
+	uint64_t last_round_ms; /* last NEAR round */
+	uint64_t hash_seed;
+	struct gnut_counters n;
+	int warned_lonely;
+};
+
+static const char *
+gnut_nstate_name(enum gnut_nstate s)
+{
+	switch (s) {
+	case GNUT_NB_UNKNOWN:
+		return "unknown";
+	case GNUT_NB_UP:
+		return "up";
+	case GNUT_NB_DOWN:
+		return "down";
+	}
+	return "?";
+}
+
+/* ------------------------------------------------------ addresses */
+
+/*
+ * The usable addresses of p in the IPv6 form (IPv4 as ::ffff:a.b.c.d):
+ * at most two, absent halves left out (course.md §2.4 item 4).
+ */
+static unsigned
+gnut_peer_keys(const struct course_peer *p, uint8_t keys[2][16])
+{
+	struct sockaddr_storage ss;
+	unsigned n = 0;
+	int fam[2] = {AF_INET, AF_INET6};
+
+	for (int i = 0; i < 2; i++) {
+		if (course_peer_sockaddr(p, fam[i], &ss) != 0)
+			continue;
+		if (ss.ss_family == AF_INET) {
+			memset(keys[n], 0, 10);
+			keys[n][10] = keys[n][11] = 0xff;
+			memcpy(&keys[n][12],
+			    &((struct sockaddr_in *)&ss)->sin_addr, 4);
+		} else {
+			memcpy(keys[n],
+			    &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+		}
+		if (n == 1 && memcmp(keys[0], keys[1], 16) == 0)
+			continue;
+		n++;
+	}
+	return n;
+}
+
+/* The IPv6-form key of a socket address. */
+static void
+gnut_sa_key(const struct sockaddr *sa, uint8_t key[16])
+{
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(
+		    &key[12], &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else {
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+}
+
+/* Does p own the address key? */
+static int
+gnut_peer_has(const struct course_peer *p, const uint8_t key[16])
+{
+	uint8_t keys[2][16];
+	unsigned n = gnut_peer_keys(p, keys);
+
+	for (unsigned i = 0; i < n; i++)
+		if (memcmp(keys[i], key, 16) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Same node: same port and an address in common (course.md §3 item 6 and
+ * §6: compared in binary form, never as text).
+ */
+static int
+gnut_peer_same(const struct course_peer *a, const struct course_peer *b)
+{
+	uint8_t keys[2][16];
+	unsigned n;
+
+	if (a->port != b->port)
+		return 0;
+	n = gnut_peer_keys(a, keys);
+	for (unsigned i = 0; i < n; i++)
+		if (gnut_peer_has(b, keys[i]))
+			return 1;
+	return 0;
+}
+
+/* "a.b.c.d:port" for the IPv4 half when present, else "[v6]:port". */
+static void
+gnut_peer_label(const struct course_peer *p, char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+
+	if (course_peer_sockaddr(p, AF_INET, &ss) != 0 &&
+	    course_peer_sockaddr(p, AF_INET6, &ss) != 0) {
+		snprintf(out, cap, "?:%u", p->port);
+		return;
+	}
+	addr_format((struct sockaddr *)&ss, out, cap);
+}
+
+/* A download source for p: IPv4 half first, then IPv6 (§2.4 item 5). */
+static void
+gnut_peer_source(const struct course_peer *p, struct download_source *s)
+{
+	struct sockaddr_storage ss;
+	int fam[2] = {AF_INET, AF_INET6};
+
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < 2; i++) {
+		if (course_peer_sockaddr(p, fam[i], &ss) != 0)
+			continue;
+		if (s->naddrs == 1 &&
+		    addr_equal((struct sockaddr *)&s->addrs[0],
+			(struct sockaddr *)&ss))
+			continue;
+		s->addrs[s->naddrs++] = ss;
+	}
+	gnut_peer_label(p, s->label, sizeof(s->label));
+}
+
+/* --------------------------------------------------------- neighbours */
+
+static unsigned
+gnut_alive(const struct overlay *g)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < g->nnb; i++)
+		if (g->nb[i].state != GNUT_NB_DOWN)
+			n++;
+	return n;
+}
+
+static unsigned
+gnut_learned(const struct overlay *g)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < g->nnb; i++)
+		if (!g->nb[i].configured)
+			n++;
+	return n;
+}
+
+static struct gnut_neigh *
+gnut_neigh_find(struct overlay *g, const struct course_peer *p)
+{
+	for (unsigned i = 0; i < g->nnb; i++)
+		if (gnut_peer_same(&g->nb[i].peer, p))
+			return &g->nb[i];
+	return NULL;
+}
+
+static struct gnut_neigh *
+gnut_neigh_by_id(struct overlay *g, uint64_t id)
+{
+	for (unsigned i = 0; i < g->nnb; i++)
+		if (g->nb[i].id == id)
+			return &g->nb[i];
+	return NULL;
+}
+
+/* Add p unless it is this node or already a neighbour. */
+static struct gnut_neigh *
+gnut_neigh_add(struct overlay *g, const struct course_peer *p, int configured)
+{
+	struct gnut_neigh *nb;
+
+	if (gnut_peer_same(p, &g->env.self) || gnut_neigh_find(g, p) != NULL)
+		return NULL;
+	if (g->nnb == g->nbcap) {
+		g->nbcap = g->nbcap ? g->nbcap * 2 : 16;
+		g->nb = xreallocarray(g->nb, g->nbcap, sizeof(*g->nb));
+	}
+	nb = &g->nb[g->nnb++];
+	memset(nb, 0, sizeof(*nb));
+	nb->id = ++g->next_id;
+	nb->peer = *p;
+	nb->configured = configured;
+	nb->state = GNUT_NB_UNKNOWN;
+	nb->added_ms = uv_now(g->env.loop);
+	gnut_peer_label(p, nb->label, sizeof(nb->label));
+	if (!configured) {
+		g->n.learned++;
+		log_info("gnutella: new neighbour %s", nb->label);
+	}
+	return nb;
+}
+
+static void
+gnut_neigh_remove(struct overlay *g, struct gnut_neigh *nb)
+{
+	unsigned i = (unsigned)(nb - g->nb);
+
+	log_info("gnutella: neighbour %s dropped after %u failures", nb->label,
+	    nb->fails);
+	g->n.lost++;
+	g->nb[i] = g->nb[--g->nnb];
+}
+
+static void gnut_discover(struct overlay *g);
+
+/* Fill up from the ANEA answerers kept aside, newest first. */
+static void
+gnut_fill_from_candidates(struct overlay *g)
+{
+	while (g->ncand > 0 && gnut_alive(g) < g->cfg.min_neighbours &&
+	    gnut_learned(g) < g->cfg.max_neighbours)
+		gnut_neigh_add(g, &g->cand[--g->ncand], 0);
+}
+
+static void
+gnut_neigh_result(void *arg, uint64_t tag, int status)
+{
+	struct overlay *g = arg;
+	struct gnut_neigh *nb = gnut_neigh_by_id(g, tag);
+
+	if (nb == NULL)
+		return; /* dropped meanwhile */
+	if (status == 0) {
+		if (nb->state != GNUT_NB_UP && nb->fails > 0)
+			log_info("gnutella: neighbour %s is back", nb->label);
+		nb->state = GNUT_NB_UP;
+		nb->fails = 0;
+		nb->sent++;
+		nb->last_ok_ms = uv_now(g->env.loop);
+		return;
+	}
+	nb->failed++;
+	if (++nb->fails < g->cfg.fail_limit || nb->state == GNUT_NB_DOWN)
+		return;
+	if (nb->configured) {
+		log_warn("gnutella: neighbour %s is down (%s)", nb->label,
+		    uv_strerror(status));
+		nb->state = GNUT_NB_DOWN;
+	} else {
+		gnut_neigh_remove(g, nb);
+	}
+	if (gnut_alive(g) < g->cfg.min_neighbours) {
+		gnut_fill_from_candidates(g);
+		if (gnut_alive(g) < g->cfg.min_neighbours)
+			gnut_discover(g);
+	}
+}
+
+/* Send a flood message to neighbour nb; outcome updates its state. */
+static void
+gnut_neigh_send(
+    struct overlay *g, struct gnut_neigh *nb, const void *msg, size_t len)
+{
+	int rc = oneshot_send(
+	    g->os, &nb->peer, msg, len, gnut_neigh_result, g, nb->id);
+
+	if (rc == WARREN_ELIMIT)
+		g->n.forward_dropped++;
+	else if (rc != 0)
+		nb->failed++;
+}
+
+/* ----------------------------------------------------------- searches */
+
+static struct overlay_search *
+gnut_search_find(struct overlay *g, const char pktid[COURSE_PKTID_LEN])
+{
+	for (struct overlay_search *s = g->searches; s != NULL; s = s->next)
+		if (memcmp(s->pktid, pktid, COURSE_PKTID_LEN) == 0)
+			return s;
+	return NULL;
+}
+
+static void
+gnut_search_closed(uv_handle_t *h)
+{
+	struct overlay_search *s = h->data;
+
+	free(s->seen);
+	free(s);
+}
+
+/* Take s off the list and free it (after its timer closes). */
+static void
+gnut_search_end(struct overlay_search *s)
+{
+	struct overlay *g = s->g;
+	struct overlay_search **pp;
+
+	if (s->finished)
+		return;
+	s->finished = 1;
+	for (pp = &g->searches; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+	g->nsearches--;
+	uv_timer_stop(&s->timer);
+	uv_close((uv_handle_t *)&s->timer, gnut_search_closed);
+}
+
+static void
+gnut_search_timeout(uv_timer_t *t)
+{
+	struct overlay_search *s = t->data;
+	overlay_done_cb done = s->done;
+	void *arg = s->arg;
+
+	gnut_search_end(s);
+	if (done != NULL)
+		done(arg, 0, NULL);
+}
+
+static uint64_t
+gnut_mix(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= b[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/*
+ * Remember an answer (md5, holder) in s. 1 if new, 0 if seen before or
+ * the search holds max_hits already.
+ */
+static int
+gnut_search_remember(
+    struct overlay_search *s, const char *md5, const struct course_peer *p)
+{
+	struct overlay *g = s->g;
+	uint8_t keys[2][16];
+	unsigned n = gnut_peer_keys(p, keys);
+	uint64_t h = g->hash_seed;
+	unsigned mask, i;
+
+	/* The holder's identity: its first usable address and port. */
+	h = gnut_mix(h, md5, COURSE_MD5_LEN);
+	if (n > 0)
+		h = gnut_mix(h, keys[0], 16);
+	h = gnut_mix(h, &p->port, sizeof(p->port));
+	if (h == 0)
+		h = 1;
+	if (s->nseen >= g->cfg.max_hits)
+		return 0;
+	if ((s->nseen + 1) * 2 > s->seen_cap) {
+		uint64_t *old = s->seen;
+		unsigned oldcap = s->seen_cap;
+
+		s->seen_cap = oldcap ? oldcap * 2 : 64;
+		s->seen = xcalloc(s->seen_cap, sizeof(*s->seen));
+		for (unsigned j = 0; j < oldcap; j++) {
+			if (old[j] == 0)
+				continue;
+			for (i = (unsigned)old[j] & (s->seen_cap - 1);
+			     s->seen[i] != 0; i = (i + 1) & (s->seen_cap - 1))
+				;
+			s->seen[i] = old[j];
+		}
+		free(old);
+	}
+	mask = s->seen_cap - 1;
+	for (i = (unsigned)h & mask; s->seen[i] != 0; i = (i + 1) & mask)
+		if (s->seen[i] == h)
+			return 0;
+	s->seen[i] = h;
+	s->nseen++;
+	return 1;
+}
+
+static void
+gnut_new_pktid(struct overlay *g, char pktid[COURSE_PKTID_LEN])
+{
+	uint64_t v;
+
+	/* Fresh, strong random Pktids (course.md §2.5). */
+	if (uv_random(NULL, NULL, &v, sizeof(v), 0, NULL) != 0)
+		v = ((uint64_t)rand() << 32) ^ (uint64_t)rand() ^ uv_hrtime();
+	course_hex16(v, pktid);
+	pktid_cache_add(g->own, pktid, uv_now(g->env.loop));
+	pktid_cache_add(g->seen, pktid, uv_now(g->env.loop));
+}
+
+static struct overlay_search *
+gnut_search_new(struct overlay *g, enum gnut_coll_kind kind, uint64_t window_ms)
+{
+	struct overlay_search *s = xcalloc(1, sizeof(*s));
+
+	s->g = g;
+	s->kind = kind;
+	gnut_new_pktid(g, s->pktid);
+	uv_timer_init(g->env.loop, &s->timer);
+	s->timer.data = s;
+	uv_timer_start(&s->timer, gnut_search_timeout, window_ms, 0);
+	s->next = g->searches;
+	g->searches = s;
+	g->nsearches++;
+	return s;
+}
+
+/* Encode a flood from this node (NEAR or QUER) into buf. */
+static int
+gnut_encode_flood(struct overlay *g, enum course_kind kind,
+    const char pktid[COURSE_PKTID_LEN], unsigned ttl, const char *term,
+    char buf[COURSE_MSG_MAX])
+{
+	struct course_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = kind;
+	memcpy(m.pktid, pktid, COURSE_PKTID_LEN);
+	m.peer = g->env.self;
+	m.ttl = ttl;
+	if (term != NULL) {
+		m.term.ptr = term;
+		m.term.len = strlen(term);
+	}
+	return course_encode(&m, buf, COURSE_MSG_MAX);
+}
+
+/* A NEAR round: liveness check of every neighbour, and discovery. */
+static void
+gnut_discover(struct overlay *g)
+{
+	struct overlay_search *s;
+	char buf[COURSE_MSG_MAX];
+	int len;
+
+	if (g->nnb == 0) {
+		if (!g->warned_lonely)
+			log_warn("gnutella: no neighbour to ask (give one "
+				 "with --neighbour HOST:PORT)");
+		g->warned_lonely = 1;
+		return;
+	}
+	if (g->nsearches >= g->cfg.max_searches)
+		return;
+	g->n.near_rounds++;
+	g->last_round_ms = uv_now(g->env.loop);
+	s = gnut_search_new(g, GNUT_COLL_NEAR, g->cfg.near_window_ms);
+	len = gnut_encode_flood(
+	    g, COURSE_NEAR, s->pktid, g->cfg.near_ttl, NULL, buf);
+	if (len <= 0)
+		return;
+	/* Down neighbours too: this is how they come back. */
+	for (unsigned i = 0; i < g->nnb; i++)
+		gnut_neigh_send(g, &g->nb[i], buf, (size_t)len);
+}
+
+/*
+ * A round every discovery interval; sooner (every GNUT_RETRY_MS) while a
+ * neighbour is down or fewer than min_neighbours are alive, so that a
+ * neighbour that was only restarting comes back quickly.
+ */
+static void
+gnut_discovery_timer(uv_timer_t *t)
+{
+	struct overlay *g = t->data;
+	uint64_t since = uv_now(g->env.loop) - g->last_round_ms;
+	int degraded = gnut_alive(g) < g->cfg.min_neighbours ||
+	    gnut_alive(g) < g->nnb;
+
+	if (g->n.near_rounds == 0 || since >= g->cfg.discovery_ms ||
+	    (degraded && since >= GNUT_RETRY_MS))
+		gnut_discover(g);
+}
+
+/* ------------------------------------------------- received messages */
+
+static void
+gnut_answer_result(void *arg, uint64_t tag, int status)
+{
+	(void)arg;
+	(void)tag;
+	(void)status; /* a refused answer is dropped without retry (§12.16) */
+}
+
+/* One-shot an answer (ANEA or AQUE) to the originator. */
+static void
+gnut_answer(
+    struct overlay *g, const struct course_peer *to, const struct course_msg *m)
+{
+	char buf[COURSE_MSG_MAX];
+	int len = course_encode(m, buf, sizeof(buf));
+
+	if (len <= 0 ||
+	    oneshot_send(
+		g->os, to, buf, (size_t)len, gnut_answer_result, g, 0) != 0) {
+		g->n.answers_dropped++;
+		return;
+	}
+	if (m->kind == COURSE_ANEA)
+		g->n.anea_sent++;
+	else
+		g->n.aque_sent++;
+}
+
+struct gnut_match {
+	struct overlay *g;
+	const struct course_msg *q;
+	unsigned sent;
+};
+
+static void
+gnut_match_file(void *arg, const struct library_file *f)
+{
+	struct gnut_match *mt = arg;
+	struct course_msg a;
+
+	if (mt->sent >= mt->g->cfg.max_answers || f->name_too_long ||
+	    !course_term_match(mt->q->term, f->name, f->name_len))
+		return;
+	memset(&a, 0, sizeof(a));
+	a.kind = COURSE_AQUE;
+	memcpy(a.pktid, mt->q->pktid, COURSE_PKTID_LEN);
+	a.peer = mt->g->env.self;
+	memcpy(a.md5, f->md5, sizeof(a.md5));
+	a.name.ptr = f->name;
+	a.name.len = f->name_len;
+	mt->sent++;
+	gnut_answer(mt->g, &mt->q->peer, &a);
+}
+
+/*
+ * Forward raw (a valid NEAR or QUER with the given TTL) to every eligible
+ * neighbour with TTL - 1, capped (§3 items 5 and 6).
+ */
+static void
+gnut_forward(struct overlay *g, const uint8_t *raw, size_t len,
+    const struct course_msg *m, const struct sockaddr *from)
+{
+	char buf[COURSE_MSG_MAX];
+	uint8_t src[16];
+	struct gnut_neigh *deliverer = NULL;
+	unsigned ttl, same_ip = 0;
+
+	/* The delivering node: the only neighbour with the source IP. */
+	gnut_sa_key(from, src);
+	for (unsigned i = 0; i < g->nnb; i++) {
+		if (gnut_peer_has(&g->nb[i].peer, src)) {
+			deliverer = &g->nb[i];
+			same_ip++;
+		}
+	}
+	if (same_ip != 1)
+		deliverer = NULL;
+	if (deliverer != NULL && deliverer->state == GNUT_NB_DOWN) {
+		/* It talks to us again: worth a try. */
+		log_info("gnutella: neighbour %s is sending again",
+		    deliverer->label);
+		deliverer->state = GNUT_NB_UNKNOWN;
+		deliverer->fails = 0;
+	}
+	if (m->ttl <= 1)
+		return;
+	ttl = m->ttl - 1;
+	if (ttl > g->cfg.max_forward_ttl)
+		ttl = g->cfg.max_forward_ttl;
+	memcpy(buf, raw, len);
+	buf[80] = (char)('0' + ttl / 10);
+	buf[81] = (char)('0' + ttl % 10);
+
+	for (unsigned i = 0; i < g->nnb; i++) {
+		struct gnut_neigh *nb = &g->nb[i];
+
+		if (nb == deliverer || nb->state == GNUT_NB_DOWN ||
+		    gnut_peer_same(&nb->peer, &m->peer))
+			continue;
+		g->n.forwarded++;
+		g->n.kind_forwarded[m->kind == COURSE_QUER]++;
+		gnut_neigh_send(g, nb, buf, len);
+	}
+}
+
+/* NEAR and QUER: §3 steps 1-5. */
+static void
+gnut_on_flood(void *arg, struct conn *c, const struct course_msg *m)
+{
+	struct overlay *g = arg;
+	uint64_t now = uv_now(g->env.loop);
+	uint8_t raw[COURSE_MSG_MAX];
+	struct sockaddr_storage from = c->peer;
+	size_t len = course_kind_len(m->kind);
+	struct course_msg q = *m;
+	int k = m->kind == COURSE_QUER;
+
+	/* One-shot: nothing comes back on this connection. */
+	memcpy(raw, c->rbuf, len);
+	if (m->term.len > 0)
+		q.term.ptr = (const char *)raw +
+		    (m->term.ptr - (const char *)c->rbuf);
+	conn_close(c, 0);
+
+	if (m->kind == COURSE_NEAR)
+		g->n.near_received++;
+	else
+		g->n.quer_received++;
+	if (!flood_rate_allow(g->rate, (struct sockaddr *)&from, now)) {
+		g->n.rate_dropped++;
+		g->n.kind_rate[k]++;
+		return;
+	}
+	if (pktid_cache_has(g->own, m->pktid, now)) {
+		g->n.own_dropped++;
+		g->n.kind_own[k]++;
+		return;
+	}
+	if (!pktid_cache_add(g->seen, m->pktid, now)) {
+		g->n.dup_dropped++;
+		g->n.kind_dup[k]++;
+		return;
+	}
+	if (m->kind == COURSE_NEAR) {
+		struct course_msg a;
+
+		g->n.near_handled++;
+		memset(&a, 0, sizeof(a));
+		a.kind = COURSE_ANEA;
+		memcpy(a.pktid, m->pktid, COURSE_PKTID_LEN);
+		a.peer = g->env.self;
+		gnut_answer(g, &m->peer, &a);
+	} else {
+		struct gnut_match mt = {g, &q, 0};
+
+		g->n.quer_handled++;
+		library_foreach(g->env.lib, gnut_match_file, &mt);
+	}
+	gnut_forward(g, raw, len, &q, (struct sockaddr *)&from);
+}
+
+/* ANEA: a node reached by one of our NEAR rounds. */
+static void
+gnut_on_anea(
+    struct overlay *g, struct overlay_search *s, const struct course_msg *m)
+{
+	struct gnut_neigh *nb;
+
+	(void)s;
+	if (gnut_peer_same(&m->peer, &g->env.self))
+		return;
+	nb = gnut_neigh_find(g, &m->peer);
+	if (nb != NULL)
+		return;
+	if (gnut_alive(g) < g->cfg.min_neighbours &&
+	    gnut_learned(g) < g->cfg.max_neighbours) {
+		nb = gnut_neigh_add(g, &m->peer, 0);
+		if (nb != NULL)
+			nb->state = GNUT_NB_UP; /* it just answered */
+		return;
+	}
+	/* Keep it aside for when a neighbour fails. */
+	for (unsigned i = 0; i < g->ncand; i++)
+		if (gnut_peer_same(&g->cand[i], &m->peer))
+			return;
+	if (g->ncand == GNUT_CANDIDATES)
+		memmove(
+		    &g->cand[0], &g->cand[1], sizeof(g->cand[0]) * --g->ncand);
+	g->cand[g->ncand++] = m->peer;
+}
+
+static void
+gnut_on_aque(struct overlay_search *s, const struct course_msg *m)
+{
+	struct overlay_hit h;
+
+	if (!gnut_search_remember(s, m->md5, &m->peer))
+		return;
+	memset(&h, 0, sizeof(h));
+	h.overlay = "gnutella";
+	memcpy(h.md5, m->md5, sizeof(h.md5));
+	h.name = m->name.ptr;
+	h.name_len = m->name.len;
+	gnut_peer_source(&m->peer, &h.src);
+	if (h.src.naddrs == 0)
+		return; /* no address we may connect to */
+	s->hit(s->arg, &h);
+}
+
+/* ANEA and AQUE: answers to our own floods, on our main port. */
+static void
+gnut_on_answer(void *arg, struct conn *c, const struct course_msg *m)
+{
+	struct overlay *g = arg;
+	struct overlay_search *s = gnut_search_find(g, m->pktid);
+
+	if (m->kind == COURSE_ANEA)
+		g->n.anea_received++;
+	else
+		g->n.aque_received++;
+	if (s == NULL ||
+	    (m->kind == COURSE_ANEA) != (s->kind == GNUT_COLL_NEAR)) {
+		g->n.answers_unmatched++;
+	} else if (m->kind == COURSE_ANEA) {
+		gnut_on_anea(g, s, m);
+	} else {
+		gnut_on_aque(s, m);
+	}
+	conn_close(c, 0);
+}
+
+/* ---------------------------------------------------------------- ops */
+
+static int
+gnut_start(
+    const struct overlay_env *env, const void *conf, struct overlay **out)
+{
+	const struct gnutella_config *cfg = conf;
+	struct overlay *g = xcalloc(1, sizeof(*g));
+	char self[ADDR_STRLEN];
+
+	g->env = *env;
+	g->cfg = *cfg;
+	g->seen = pktid_cache_new(cfg->pktid_cache, cfg->pktid_lifetime_ms);
+	/* Own Pktids: all of those of the last lifetime (§3 step 2). */
+	g->own = pktid_cache_new(cfg->pktid_cache, cfg->pktid_lifetime_ms);
+	g->rate = flood_rate_new(cfg->flood_rate, cfg->flood_burst, 4096);
+	g->os = oneshot_new(
+	    env->loop, &env->dial, cfg->max_oneshots, cfg->oneshot_queue);
+	if (uv_random(
+		NULL, NULL, &g->hash_seed, sizeof(g->hash_seed), 0, NULL) != 0)
+		g->hash_seed = uv_hrtime();
+	g->hash_seed |= 1;
+
+	for (unsigned i = 0; i < cfg->nneighbours; i++) {
+		struct course_peer p;
+		const struct sockaddr *sa =
+		    (const struct sockaddr *)&cfg->neighbours[i];
+		int rc = sa->sa_family == AF_INET
+		    ? course_peer_from_sockaddr(sa, NULL, addr_port(sa), &p)
+		    : course_peer_from_sockaddr(NULL, sa, addr_port(sa), &p);
+
+		if (rc != 0 || gnut_neigh_add(g, &p, 1) == NULL) {
+			char a[ADDR_STRLEN];
+
+			addr_format(sa, a, sizeof(a));
+			log_warn("gnutella: neighbour %s ignored (this node "
+				 "itself, a duplicate or not usable)",
+			    a);
+		}
+	}
+
+	request_server_on(env->rs, COURSE_NEAR, gnut_on_flood, g);
+	request_server_on(env->rs, COURSE_QUER, gnut_on_flood, g);
+	request_server_on(env->rs, COURSE_ANEA, gnut_on_answer, g);
+	request_server_on(env->rs, COURSE_AQUE, gnut_on_answer, g);
+
+	uv_timer_init(env->loop, &g->discovery);
+	g->discovery.data = g;
+	/* First round at once, then periodically. */
+	uv_timer_start(&g->discovery, gnut_discovery_timer, 0,
+	    cfg->discovery_ms < GNUT_RETRY_MS ? cfg->discovery_ms
+					      : GNUT_RETRY_MS);
+
+	gnut_peer_label(&env->self, self, sizeof(self));
+	log_info("gnutella: joined as %s with %u neighbour%s", self, g->nnb,
+	    g->nnb == 1 ? "" : "s");
+	*out = g;
+	return 0;
+}
+
+static void
+gnut_closed(uv_handle_t *h)
+{
+	struct overlay *g = h->data;
+
+	free(g->nb);
+	free(g);
+}
+
+static void
+gnut_stop(struct overlay *g)
+{
+	while (g->searches != NULL)
+		gnut_search_end(g->searches);
+	oneshot_free(g->os);
+	pktid_cache_free(g->seen);
+	pktid_cache_free(g->own);
+	flood_rate_free(g->rate);
+	request_server_on(g->env.rs, COURSE_NEAR, NULL, NULL);
+	request_server_on(g->env.rs, COURSE_QUER, NULL, NULL);
+	request_server_on(g->env.rs, COURSE_ANEA, NULL, NULL);
+	request_server_on(g->env.rs, COURSE_AQUE, NULL, NULL);
+	uv_timer_stop(&g->discovery);
+	uv_close((uv_handle_t *)&g->discovery, gnut_closed);
+}
+
+static int
+gnut_search(struct overlay *g, const struct overlay_search_opts *opts,
+    overlay_hit_cb hit, overlay_done_cb done, void *arg,
+    struct overlay_search **out, char *msg, size_t msglen)
+{
+	struct overlay_search *s;
+	char buf[COURSE_MSG_MAX];
+	unsigned ttl = opts->ttl ? opts->ttl : g->cfg.quer_ttl;
+	unsigned alive = gnut_alive(g), sent = 0;
+	int len;
+
+	if (strlen(opts->term) > COURSE_TERM_LEN) {
+		snprintf(msg, msglen,
+		    "search term is %zu bytes: the Gnutella QUER carries at "
+		    "most %d",
+		    strlen(opts->term), COURSE_TERM_LEN);
+		return WARREN_ETOOLONG;
+	}
+	if (g->nnb == 0) {
+		snprintf(msg, msglen,
+		    "no Gnutella neighbour (start the node with --neighbour "
+		    "HOST:PORT)");
+		return WARREN_ENOTFOUND;
+	}
+	if (g->nsearches >= g->cfg.max_searches) {
+		snprintf(msg, msglen,
+		    "too many searches running (%u); try again in a few "
+		    "seconds",
+		    g->nsearches);
+		return WARREN_ELIMIT;
+	}
+	if (ttl > 99)
+		ttl = 99;
+	s = gnut_search_new(g, GNUT_COLL_QUER,
+	    opts->window_ms ? opts->window_ms : g->cfg.search_window_ms);
+	len = gnut_encode_flood(g, COURSE_QUER, s->pktid, ttl, opts->term, buf);
+	if (len <= 0) {
+		gnut_search_end(s);
+		snprintf(msg, msglen, "cannot encode the search term");
+		return WARREN_EFIELD;
+	}
+	s->hit = hit;
+	s->done = done;
+	s->arg = arg;
+	g->n.searches++;
+	/* Alive neighbours; if none is alive, try them all anyway. */
+	for (unsigned i = 0; i < g->nnb; i++) {
+		if (alive > 0 && g->nb[i].state == GNUT_NB_DOWN)
+			continue;
+		gnut_neigh_send(g, &g->nb[i], buf, (size_t)len);
+		sent++;
+	}
+	log_debug("gnutella: QUER '%s' ttl %u to %u neighbours", opts->term,
+	    ttl, sent);
+	*out = s;
+	return 0;
+}
+
+static void
+gnut_search_cancel(struct overlay_search *s)
+{
+	gnut_search_end(s);
+}
+
+static json_t *
+gnut_status(struct overlay *g)
+{
+	struct oneshot_stats os;
+	unsigned up = 0, unknown = 0, down = 0;
+	char self[COURSE_IPP2P_LEN + 1];
+	uint64_t now = uv_now(g->env.loop);
+	json_t *c;
+
+	for (unsigned i = 0; i < g->nnb; i++) {
+		switch (g->nb[i].state) {
+		case GNUT_NB_UP:
+			up++;
+			break;
+		case GNUT_NB_UNKNOWN:
+			unknown++;
+			break;
+		case GNUT_NB_DOWN:
+			down++;
+			break;
+		}
+	}
+	oneshot_stats(g->os, &os);
+	course_ipp2p_format(&g->env.self, self);
+	self[COURSE_IPP2P_LEN] = '\0';
+	c = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
+		      "s:I,s:I,s:I,s:I,s:I,s:I}",
+	    "near_received", (json_int_t)g->n.near_received, "quer_received",
+	    (json_int_t)g->n.quer_received, "near_handled",
+	    (json_int_t)g->n.near_handled, "quer_handled",
+	    (json_int_t)g->n.quer_handled, "own_dropped",
+	    (json_int_t)g->n.own_dropped, "dup_dropped",
+	    (json_int_t)g->n.dup_dropped, "rate_dropped",
+	    (json_int_t)g->n.rate_dropped, "forwarded",
+	    (json_int_t)g->n.forwarded, "forward_dropped",
+	    (json_int_t)g->n.forward_dropped, "anea_sent",
+	    (json_int_t)g->n.anea_sent, "aque_sent", (json_int_t)g->n.aque_sent,
+	    "answers_dropped", (json_int_t)g->n.answers_dropped,
+	    "anea_received", (json_int_t)g->n.anea_received, "aque_received",
+	    (json_int_t)g->n.aque_received, "answers_unmatched",
+	    (json_int_t)g->n.answers_unmatched, "searches",
+	    (json_int_t)g->n.searches, "near_rounds",
+	    (json_int_t)g->n.near_rounds, "learned", (json_int_t)g->n.learned,
+	    "lost", (json_int_t)g->n.lost);
+	for (int k = 0; k < 2; k++) {
+		const char *kind = k ? "quer" : "near";
+		char key[32];
+
+		snprintf(key, sizeof(key), "%s_own_dropped", kind);
+		json_object_set_new(
+		    c, key, json_integer((json_int_t)g->n.kind_own[k]));
+		snprintf(key, sizeof(key), "%s_dup_dropped", kind);
+		json_object_set_new(
+		    c, key, json_integer((json_int_t)g->n.kind_dup[k]));
+		snprintf(key, sizeof(key), "%s_rate_dropped", kind);
+		json_object_set_new(
+		    c, key, json_integer((json_int_t)g->n.kind_rate[k]));
+		snprintf(key, sizeof(key), "%s_forwarded", kind);
+		json_object_set_new(
+		    c, key, json_integer((json_int_t)g->n.kind_forwarded[k]));
+	}
+	json_object_set_new(
+	    c, "oneshot_sent", json_integer((json_int_t)os.sent));
+	json_object_set_new(
+	    c, "oneshot_failed", json_integer((json_int_t)os.failed));
+	json_object_set_new(
+	    c, "oneshot_dropped", json_integer((json_int_t)os.dropped));
+	return json_pack("{s:s,s:s,s:s%,s:i,s:{s:i,s:i,s:i,s:i,s:i,s:i},s:i,"
+			 "s:i,s:i,s:i,s:o}",
+	    "name", "gnutella", "role", "node", "ipp2p", self,
+	    (size_t)COURSE_IPP2P_LEN, "port", (int)g->env.self.port,
+	    "neighbours", "up", (int)up, "unknown", (int)unknown, "down",
+	    (int)down, "learned", (int)gnut_learned(g), "min",
+	    (int)g->cfg.min_neighbours, "max", (int)g->cfg.max_neighbours,
+	    "searches", (int)g->nsearches, "pktid_cache",
+	    (int)pktid_cache_count(g->seen, now), "oneshot_active",
+	    (int)os.active, "oneshot_queued", (int)os.queued, "counters", c);
+}
+
+static json_t *
+gnut_peers(struct overlay *g)
+{
+	json_t *list = json_array();
+	uint64_t now = uv_now(g->env.loop);
+
+	for (unsigned i = 0; i < g->nnb; i++) {
+		const struct gnut_neigh *nb = &g->nb[i];
+		char ipp2p[COURSE_IPP2P_LEN];
+		json_t *o;
+
+		course_ipp2p_format(&nb->peer, ipp2p);
+		o = json_pack("{s:s,s:s%,s:i,s:s,s:s,s:i,s:I,s:I,s:I}", "label",
+		    nb->label, "ipp2p", ipp2p, (size_t)COURSE_IPP2P_LEN, "port",
+		    (int)nb->peer.port, "state", gnut_nstate_name(nb->state),
+		    "origin", nb->configured ? "configured" : "learned",
+		    "fails", (int)nb->fails, "sent", (json_int_t)nb->sent,
+		    "failed", (json_int_t)nb->failed, "age_ms",
+		    (json_int_t)(now - nb->added_ms));
+		json_object_set_new(o, "last_ok_ms",
+		    nb->last_ok_ms
+			? json_integer((json_int_t)(now - nb->last_ok_ms))
+			: json_null());
+		json_array_append_new(list, o);
+	}
+	return json_pack("{s:s,s:o}", "name", "gnutella", "peers", list);
+}
+
+const struct overlay_ops gnutella_ops = {
+    .name = "gnutella",
+    .start = gnut_start,
+    .stop = gnut_stop,
+    .publish = NULL,
+    .unpublish = NULL,
+    .search = gnut_search,
+    .search_cancel = gnut_search_cancel,
+    .status = gnut_status,
+    .peers = gnut_peers,
+};

@@ -1,0 +1,54 @@
+/*
+ * gnutella.h: configuration of the Gnutella overlay (course.md §3 and §6):
+ * pure flooding between neighbours, NEAR/ANEA to discover neighbours,
+ * QUER/AQUE to search, answers straight to the originator. The ops are
+ * gnutella_ops in overlay.h.
+ */
+#ifndef WARREN_OVERLAY_GNUTELLA_H
+#define WARREN_OVERLAY_GNUTELLA_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/conf.h"
+
+#define GNUTELLA_MAX_CONFIGURED 64
+
+struct gnutella_config {
+	/* Neighbours the user named; never forgotten, only marked down. */
+	struct sockaddr_storage neighbours[GNUTELLA_MAX_CONFIGURED];
+	unsigned nneighbours;
+	unsigned min_neighbours;    /* discover more below this (3) */
+	unsigned max_neighbours;    /* learned from ANEA at most (8) */
+	unsigned near_ttl;          /* originated NEAR (3) */
+	unsigned quer_ttl;          /* originated QUER (5) */
+	unsigned max_forward_ttl;   /* cap on forwarded TTLs (10) */
+	uint64_t near_window_ms;    /* ANEA collection (5 s) */
+	uint64_t search_window_ms;  /* AQUE collection (10 s) */
+	uint64_t discovery_ms;      /* NEAR round period (60 s) */
+	unsigned fail_limit;        /* consecutive failures: down (3) */
+	uint64_t pktid_lifetime_ms; /* duplicate cache lifetime (300 s) */
+	unsigned pktid_cache;       /* duplicate cache entries (65536) */
+	unsigned max_answers;       /* AQUEs sent per received QUER (100) */
+	double flood_rate;          /* floods/s accepted per source IP (50) */
+	double flood_burst;         /* bucket size (200) */
+	unsigned max_oneshots;      /* outgoing one-shots at once (64) */
+	unsigned oneshot_queue;     /* waiting behind them (4096) */
+	unsigned max_searches;      /* pending collections (64) */
+	unsigned max_hits; /* distinct answers kept per search (10000) */
+};
+
+void gnutella_config_defaults(struct gnutella_config *c);
+
+/*
+ * Set one key of the [gnutella] section ("neighbour", "min_neighbours",
+ * ...; '-' and '_' both accepted). 0, 1 if key is not a Gnutella key, or
+ * -1 with a message in err.
+ */
+int gnutella_config_set(struct gnutella_config *c, const char *key,
+    const char *value, char *err, size_t errlen);
+
+/* The keys with their argument and help, NULL-terminated (for --help). */
+extern const struct config_key gnutella_config_keys[];
+
+#endif
