@@ -23,6 +23,7 @@
 #include "gnutella.h"
 #include "net/request.h"
 #include "overlay.h"
+#include "peerset.h"
 #include "store/library.h"
 #include "warren/error.h"
 
@@ -201,23 +202,6 @@ gnutella_config_set(struct gnutella_config *c, const char *key,
 
 /* ------------------------------------------------------------ state */
 
-enum gnut_nstate {
-	GNUT_NB_UNKNOWN, /* not yet contacted */
-	GNUT_NB_UP,      /* the last message reached it */
-	GNUT_NB_DOWN,    /* fail_limit failures in a row */
-};
-
-struct gnut_neigh {
-	uint64_t id; /* tag of its one-shots: survives reordering */
-	struct course_peer peer;
-	char label[ADDR_STRLEN];
-	int configured;
-	enum gnut_nstate state;
-	unsigned fails; /* consecutive */
-	uint64_t last_ok_ms, added_ms;
-	uint64_t sent, failed;
-};
-
 enum gnut_coll_kind {
 	GNUT_COLL_NEAR, /* a discovery round: ANEAs */
 	GNUT_COLL_QUER, /* a user search: AQUEs */
@@ -228,8 +212,7 @@ struct overlay_search {
 	enum gnut_coll_kind kind;
 	char pktid[COURSE_PKTID_LEN];
 	uv_timer_t timer;
-	uint64_t *seen; /* hashes of (md5, holder): open addressing */
-	unsigned seen_cap, nseen;
+	struct hitset seen; /* (md5, holder) answered */
 	overlay_hit_cb hit;
 	overlay_done_cb done;
 	void *arg;
@@ -245,7 +228,6 @@ struct gnut_counters {
 	uint64_t anea_sent, aque_sent, answers_dropped;
 	uint64_t anea_received, aque_received, answers_unmatched;
 	uint64_t searches, near_rounds;
-	uint64_t learned, lost;
 	/* The same per kind (0 NEAR, 1 QUER), for exact accounting. */
 	uint64_t kind_own[2], kind_dup[2], kind_rate[2], kind_forwarded[2];
 };
@@ -254,9 +236,7 @@ struct gnut_counters {
 struct overlay {
 	struct overlay_env env;
 	struct gnutella_config cfg;
-	struct gnut_neigh *nb;
-	unsigned nnb, nbcap;
-	uint64_t next_id;
+	struct peerset nb; /* neighbours */
 	struct course_peer cand[GNUT_CANDIDATES];
 	unsigned ncand;
 	struct pktid_cache *seen; /* every flood seen */
@@ -267,216 +247,9 @@ struct overlay {
 	unsigned nsearches;
 	uv_timer_t discovery;
 	uint64_t last_round_ms; /* last NEAR round */
-	uint64_t hash_seed;
 	struct gnut_counters n;
 	int warned_lonely;
 };
-
-static const char *
-gnut_nstate_name(enum gnut_nstate s)
-{
-	switch (s) {
-	case GNUT_NB_UNKNOWN:
-		return "unknown";
-	case GNUT_NB_UP:
-		return "up";
-	case GNUT_NB_DOWN:
-		return "down";
-	}
-	return "?";
-}
-
-/* ------------------------------------------------------ addresses */
-
-/*
- * The usable addresses of p in the IPv6 form (IPv4 as ::ffff:a.b.c.d):
- * at most two, absent halves left out (course.md §2.4 item 4).
- */
-static unsigned
-gnut_peer_keys(const struct course_peer *p, uint8_t keys[2][16])
-{
-	struct sockaddr_storage ss;
-	unsigned n = 0;
-	int fam[2] = {AF_INET, AF_INET6};
-
-	for (int i = 0; i < 2; i++) {
-		if (course_peer_sockaddr(p, fam[i], &ss) != 0)
-			continue;
-		if (ss.ss_family == AF_INET) {
-			memset(keys[n], 0, 10);
-			keys[n][10] = keys[n][11] = 0xff;
-			memcpy(&keys[n][12],
-			    &((struct sockaddr_in *)&ss)->sin_addr, 4);
-		} else {
-			memcpy(keys[n],
-			    &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-		}
-		if (n == 1 && memcmp(keys[0], keys[1], 16) == 0)
-			continue;
-		n++;
-	}
-	return n;
-}
-
-/* The IPv6-form key of a socket address. */
-static void
-gnut_sa_key(const struct sockaddr *sa, uint8_t key[16])
-{
-	memset(key, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		key[10] = key[11] = 0xff;
-		memcpy(
-		    &key[12], &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else {
-		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
-	}
-}
-
-/* Does p own the address key? */
-static int
-gnut_peer_has(const struct course_peer *p, const uint8_t key[16])
-{
-	uint8_t keys[2][16];
-	unsigned n = gnut_peer_keys(p, keys);
-
-	for (unsigned i = 0; i < n; i++)
-		if (memcmp(keys[i], key, 16) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * Same node: same port and an address in common (course.md §3 item 6 and
- * §6: compared in binary form, never as text).
- */
-static int
-gnut_peer_same(const struct course_peer *a, const struct course_peer *b)
-{
-	uint8_t keys[2][16];
-	unsigned n;
-
-	if (a->port != b->port)
-		return 0;
-	n = gnut_peer_keys(a, keys);
-	for (unsigned i = 0; i < n; i++)
-		if (gnut_peer_has(b, keys[i]))
-			return 1;
-	return 0;
-}
-
-/* "a.b.c.d:port" for the IPv4 half when present, else "[v6]:port". */
-static void
-gnut_peer_label(const struct course_peer *p, char *out, size_t cap)
-{
-	struct sockaddr_storage ss;
-
-	if (course_peer_sockaddr(p, AF_INET, &ss) != 0 &&
-	    course_peer_sockaddr(p, AF_INET6, &ss) != 0) {
-		snprintf(out, cap, "?:%u", p->port);
-		return;
-	}
-	addr_format((struct sockaddr *)&ss, out, cap);
-}
-
-/* A download source for p: IPv4 half first, then IPv6 (§2.4 item 5). */
-static void
-gnut_peer_source(const struct course_peer *p, struct download_source *s)
-{
-	struct sockaddr_storage ss;
-	int fam[2] = {AF_INET, AF_INET6};
-
-	memset(s, 0, sizeof(*s));
-	for (int i = 0; i < 2; i++) {
-		if (course_peer_sockaddr(p, fam[i], &ss) != 0)
-			continue;
-		if (s->naddrs == 1 &&
-		    addr_equal((struct sockaddr *)&s->addrs[0],
-			(struct sockaddr *)&ss))
-			continue;
-		s->addrs[s->naddrs++] = ss;
-	}
-	gnut_peer_label(p, s->label, sizeof(s->label));
-}
-
-/* --------------------------------------------------------- neighbours */
-
-static unsigned
-gnut_alive(const struct overlay *g)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < g->nnb; i++)
-		if (g->nb[i].state != GNUT_NB_DOWN)
-			n++;
-	return n;
-}
-
-static unsigned
-gnut_learned(const struct overlay *g)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < g->nnb; i++)
-		if (!g->nb[i].configured)
-			n++;
-	return n;
-}
-
-static struct gnut_neigh *
-gnut_neigh_find(struct overlay *g, const struct course_peer *p)
-{
-	for (unsigned i = 0; i < g->nnb; i++)
-		if (gnut_peer_same(&g->nb[i].peer, p))
-			return &g->nb[i];
-	return NULL;
-}
-
-static struct gnut_neigh *
-gnut_neigh_by_id(struct overlay *g, uint64_t id)
-{
-	for (unsigned i = 0; i < g->nnb; i++)
-		if (g->nb[i].id == id)
-			return &g->nb[i];
-	return NULL;
-}
-
-/* Add p unless it is this node or already a neighbour. */
-static struct gnut_neigh *
-gnut_neigh_add(struct overlay *g, const struct course_peer *p, int configured)
-{
-	struct gnut_neigh *nb;
-
-	if (gnut_peer_same(p, &g->env.self) || gnut_neigh_find(g, p) != NULL)
-		return NULL;
-	if (g->nnb == g->nbcap) {
-		g->nbcap = g->nbcap ? g->nbcap * 2 : 16;
-		g->nb = xreallocarray(g->nb, g->nbcap, sizeof(*g->nb));
-	}
-	nb = &g->nb[g->nnb++];
-	memset(nb, 0, sizeof(*nb));
-	nb->id = ++g->next_id;
-	nb->peer = *p;
-	nb->configured = configured;
-	nb->state = GNUT_NB_UNKNOWN;
-	nb->added_ms = uv_now(g->env.loop);
-	gnut_peer_label(p, nb->label, sizeof(nb->label));
-	if (!configured) {
-		g->n.learned++;
-		log_info("gnutella: new neighbour %s", nb->label);
-	}
-	return nb;
-}
-
-static void
-gnut_neigh_remove(struct overlay *g, struct gnut_neigh *nb)
-{
-	unsigned i = (unsigned)(nb - g->nb);
-
-	log_info("gnutella: neighbour %s dropped after %u failures", nb->label,
-	    nb->fails);
-	g->n.lost++;
-	g->nb[i] = g->nb[--g->nnb];
-}
 
 static void gnut_discover(struct overlay *g);
 
@@ -484,41 +257,21 @@ static void gnut_discover(struct overlay *g);
 static void
 gnut_fill_from_candidates(struct overlay *g)
 {
-	while (g->ncand > 0 && gnut_alive(g) < g->cfg.min_neighbours &&
-	    gnut_learned(g) < g->cfg.max_neighbours)
-		gnut_neigh_add(g, &g->cand[--g->ncand], 0);
+	while (g->ncand > 0 && peerset_alive(&g->nb) < g->cfg.min_neighbours &&
+	    peerset_learned(&g->nb) < g->cfg.max_neighbours)
+		peerset_add(&g->nb, &g->cand[--g->ncand], 0, &g->env.self);
 }
 
 static void
 gnut_neigh_result(void *arg, uint64_t tag, int status)
 {
 	struct overlay *g = arg;
-	struct gnut_neigh *nb = gnut_neigh_by_id(g, tag);
 
-	if (nb == NULL)
-		return; /* dropped meanwhile */
-	if (status == 0) {
-		if (nb->state != GNUT_NB_UP && nb->fails > 0)
-			log_info("gnutella: neighbour %s is back", nb->label);
-		nb->state = GNUT_NB_UP;
-		nb->fails = 0;
-		nb->sent++;
-		nb->last_ok_ms = uv_now(g->env.loop);
+	if (!peerset_result(&g->nb, tag, status))
 		return;
-	}
-	nb->failed++;
-	if (++nb->fails < g->cfg.fail_limit || nb->state == GNUT_NB_DOWN)
-		return;
-	if (nb->configured) {
-		log_warn("gnutella: neighbour %s is down (%s)", nb->label,
-		    uv_strerror(status));
-		nb->state = GNUT_NB_DOWN;
-	} else {
-		gnut_neigh_remove(g, nb);
-	}
-	if (gnut_alive(g) < g->cfg.min_neighbours) {
+	if (peerset_alive(&g->nb) < g->cfg.min_neighbours) {
 		gnut_fill_from_candidates(g);
-		if (gnut_alive(g) < g->cfg.min_neighbours)
+		if (peerset_alive(&g->nb) < g->cfg.min_neighbours)
 			gnut_discover(g);
 	}
 }
@@ -526,7 +279,7 @@ gnut_neigh_result(void *arg, uint64_t tag, int status)
 /* Send a flood message to neighbour nb; outcome updates its state. */
 static void
 gnut_neigh_send(
-    struct overlay *g, struct gnut_neigh *nb, const void *msg, size_t len)
+    struct overlay *g, struct peerset_entry *nb, const void *msg, size_t len)
 {
 	int rc = oneshot_send(
 	    g->os, &nb->peer, msg, len, gnut_neigh_result, g, nb->id);
@@ -553,7 +306,7 @@ gnut_search_closed(uv_handle_t *h)
 {
 	struct overlay_search *s = h->data;
 
-	free(s->seen);
+	hitset_release(&s->seen);
 	free(s);
 }
 
@@ -590,66 +343,6 @@ gnut_search_timeout(uv_timer_t *t)
 		done(arg, 0, NULL);
 }
 
-static uint64_t
-gnut_mix(uint64_t h, const void *p, size_t len)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-/*
- * Remember an answer (md5, holder) in s. 1 if new, 0 if seen before or
- * the search holds max_hits already.
- */
-static int
-gnut_search_remember(
-    struct overlay_search *s, const char *md5, const struct course_peer *p)
-{
-	struct overlay *g = s->g;
-	uint8_t keys[2][16];
-	unsigned n = gnut_peer_keys(p, keys);
-	uint64_t h = g->hash_seed;
-	unsigned mask, i;
-
-	/* The holder's identity: its first usable address and port. */
-	h = gnut_mix(h, md5, COURSE_MD5_LEN);
-	if (n > 0)
-		h = gnut_mix(h, keys[0], 16);
-	h = gnut_mix(h, &p->port, sizeof(p->port));
-	if (h == 0)
-		h = 1;
-	if (s->nseen >= g->cfg.max_hits)
-		return 0;
-	if ((s->nseen + 1) * 2 > s->seen_cap) {
-		uint64_t *old = s->seen;
-		unsigned oldcap = s->seen_cap;
-
-		s->seen_cap = oldcap ? oldcap * 2 : 64;
-		s->seen = xcalloc(s->seen_cap, sizeof(*s->seen));
-		for (unsigned j = 0; j < oldcap; j++) {
-			if (old[j] == 0)
-				continue;
-			for (i = (unsigned)old[j] & (s->seen_cap - 1);
-			     s->seen[i] != 0; i = (i + 1) & (s->seen_cap - 1))
-				;
-			s->seen[i] = old[j];
-		}
-		free(old);
-	}
-	mask = s->seen_cap - 1;
-	for (i = (unsigned)h & mask; s->seen[i] != 0; i = (i + 1) & mask)
-		if (s->seen[i] == h)
-			return 0;
-	s->seen[i] = h;
-	s->nseen++;
-	return 1;
-}
-
 static void
 gnut_new_pktid(struct overlay *g, char pktid[COURSE_PKTID_LEN])
 {
@@ -670,6 +363,7 @@ gnut_search_new(struct overlay *g, enum gnut_coll_kind kind, uint64_t window_ms)
 
 	s->g = g;
 	s->kind = kind;
+	hitset_init(&s->seen, g->cfg.max_hits);
 	gnut_new_pktid(g, s->pktid);
 	uv_timer_init(g->env.loop, &s->timer);
 	s->timer.data = s;
@@ -708,7 +402,7 @@ gnut_discover(struct overlay *g)
 	char buf[COURSE_MSG_MAX];
 	int len;
 
-	if (g->nnb == 0) {
+	if (g->nb.n == 0) {
 		if (!g->warned_lonely)
 			log_warn("gnutella: no neighbour to ask (give one "
 				 "with --neighbour HOST:PORT)");
@@ -725,8 +419,8 @@ gnut_discover(struct overlay *g)
 	if (len <= 0)
 		return;
 	/* Down neighbours too: this is how they come back. */
-	for (unsigned i = 0; i < g->nnb; i++)
-		gnut_neigh_send(g, &g->nb[i], buf, (size_t)len);
+	for (unsigned i = 0; i < g->nb.n; i++)
+		gnut_neigh_send(g, &g->nb.v[i], buf, (size_t)len);
 }
 
 /*
@@ -739,8 +433,8 @@ gnut_discovery_timer(uv_timer_t *t)
 {
 	struct overlay *g = t->data;
 	uint64_t since = uv_now(g->env.loop) - g->last_round_ms;
-	int degraded = gnut_alive(g) < g->cfg.min_neighbours ||
-	    gnut_alive(g) < g->nnb;
+	int degraded = peerset_alive(&g->nb) < g->cfg.min_neighbours ||
+	    peerset_alive(&g->nb) < g->nb.n;
 
 	if (g->n.near_rounds == 0 || since >= g->cfg.discovery_ms ||
 	    (degraded && since >= GNUT_RETRY_MS))
@@ -803,55 +497,16 @@ gnut_match_file(void *arg, const struct library_file *f)
 	gnut_answer(mt->g, &mt->q->peer, &a);
 }
 
-/*
- * Forward raw (a valid NEAR or QUER with the given TTL) to every eligible
- * neighbour with TTL - 1, capped (§3 items 5 and 6).
- */
 static void
-gnut_forward(struct overlay *g, const uint8_t *raw, size_t len,
-    const struct course_msg *m, const struct sockaddr *from)
+gnut_forward_one(
+    void *arg, struct peerset_entry *e, const void *msg, size_t len)
 {
-	char buf[COURSE_MSG_MAX];
-	uint8_t src[16];
-	struct gnut_neigh *deliverer = NULL;
-	unsigned ttl, same_ip = 0;
+	struct overlay *g = arg;
+	const uint8_t *m = msg;
 
-	/* The delivering node: the only neighbour with the source IP. */
-	gnut_sa_key(from, src);
-	for (unsigned i = 0; i < g->nnb; i++) {
-		if (gnut_peer_has(&g->nb[i].peer, src)) {
-			deliverer = &g->nb[i];
-			same_ip++;
-		}
-	}
-	if (same_ip != 1)
-		deliverer = NULL;
-	if (deliverer != NULL && deliverer->state == GNUT_NB_DOWN) {
-		/* It talks to us again: worth a try. */
-		log_info("gnutella: neighbour %s is sending again",
-		    deliverer->label);
-		deliverer->state = GNUT_NB_UNKNOWN;
-		deliverer->fails = 0;
-	}
-	if (m->ttl <= 1)
-		return;
-	ttl = m->ttl - 1;
-	if (ttl > g->cfg.max_forward_ttl)
-		ttl = g->cfg.max_forward_ttl;
-	memcpy(buf, raw, len);
-	buf[80] = (char)('0' + ttl / 10);
-	buf[81] = (char)('0' + ttl % 10);
-
-	for (unsigned i = 0; i < g->nnb; i++) {
-		struct gnut_neigh *nb = &g->nb[i];
-
-		if (nb == deliverer || nb->state == GNUT_NB_DOWN ||
-		    gnut_peer_same(&nb->peer, &m->peer))
-			continue;
-		g->n.forwarded++;
-		g->n.kind_forwarded[m->kind == COURSE_QUER]++;
-		gnut_neigh_send(g, nb, buf, len);
-	}
+	g->n.forwarded++;
+	g->n.kind_forwarded[m[0] == 'Q']++;
+	gnut_neigh_send(g, e, msg, len);
 }
 
 /* NEAR and QUER: §3 steps 1-5. */
@@ -907,7 +562,8 @@ gnut_on_flood(void *arg, struct conn *c, const struct course_msg *m)
 		g->n.quer_handled++;
 		library_foreach(g->env.lib, gnut_match_file, &mt);
 	}
-	gnut_forward(g, raw, len, &q, (struct sockaddr *)&from);
+	peerset_flood(&g->nb, raw, len, m->ttl, g->cfg.max_forward_ttl,
+	    &m->peer, (struct sockaddr *)&from, gnut_forward_one, g);
 }
 
 /* ANEA: a node reached by one of our NEAR rounds. */
@@ -915,24 +571,22 @@ static void
 gnut_on_anea(
     struct overlay *g, struct overlay_search *s, const struct course_msg *m)
 {
-	struct gnut_neigh *nb;
+	struct peerset_entry *nb;
 
 	(void)s;
-	if (gnut_peer_same(&m->peer, &g->env.self))
+	if (peer_same(&m->peer, &g->env.self) ||
+	    peerset_find(&g->nb, &m->peer) != NULL)
 		return;
-	nb = gnut_neigh_find(g, &m->peer);
-	if (nb != NULL)
-		return;
-	if (gnut_alive(g) < g->cfg.min_neighbours &&
-	    gnut_learned(g) < g->cfg.max_neighbours) {
-		nb = gnut_neigh_add(g, &m->peer, 0);
+	if (peerset_alive(&g->nb) < g->cfg.min_neighbours &&
+	    peerset_learned(&g->nb) < g->cfg.max_neighbours) {
+		nb = peerset_add(&g->nb, &m->peer, 0, &g->env.self);
 		if (nb != NULL)
-			nb->state = GNUT_NB_UP; /* it just answered */
+			nb->state = PEERSET_UP; /* it just answered */
 		return;
 	}
 	/* Keep it aside for when a neighbour fails. */
 	for (unsigned i = 0; i < g->ncand; i++)
-		if (gnut_peer_same(&g->cand[i], &m->peer))
+		if (peer_same(&g->cand[i], &m->peer))
 			return;
 	if (g->ncand == GNUT_CANDIDATES)
 		memmove(
@@ -945,14 +599,14 @@ gnut_on_aque(struct overlay_search *s, const struct course_msg *m)
 {
 	struct overlay_hit h;
 
-	if (!gnut_search_remember(s, m->md5, &m->peer))
+	if (!hitset_add(&s->seen, m->md5, &m->peer))
 		return;
 	memset(&h, 0, sizeof(h));
 	h.overlay = "gnutella";
 	memcpy(h.md5, m->md5, sizeof(h.md5));
 	h.name = m->name.ptr;
 	h.name_len = m->name.len;
-	gnut_peer_source(&m->peer, &h.src);
+	peer_source(&m->peer, &h.src);
 	if (h.src.naddrs == 0)
 		return; /* no address we may connect to */
 	s->hit(s->arg, &h);
@@ -998,20 +652,15 @@ gnut_start(
 	g->rate = flood_rate_new(cfg->flood_rate, cfg->flood_burst, 4096);
 	g->os = oneshot_new(
 	    env->loop, &env->dial, cfg->max_oneshots, cfg->oneshot_queue);
-	if (uv_random(
-		NULL, NULL, &g->hash_seed, sizeof(g->hash_seed), 0, NULL) != 0)
-		g->hash_seed = uv_hrtime();
-	g->hash_seed |= 1;
+	peerset_init(&g->nb, env->loop, "gnutella: neighbour", cfg->fail_limit);
 
 	for (unsigned i = 0; i < cfg->nneighbours; i++) {
 		struct course_peer p;
 		const struct sockaddr *sa =
 		    (const struct sockaddr *)&cfg->neighbours[i];
-		int rc = sa->sa_family == AF_INET
-		    ? course_peer_from_sockaddr(sa, NULL, addr_port(sa), &p)
-		    : course_peer_from_sockaddr(NULL, sa, addr_port(sa), &p);
 
-		if (rc != 0 || gnut_neigh_add(g, &p, 1) == NULL) {
+		if (peer_from_sockaddr(sa, &p) != 0 ||
+		    peerset_add(&g->nb, &p, 1, &g->env.self) == NULL) {
 			char a[ADDR_STRLEN];
 
 			addr_format(sa, a, sizeof(a));
@@ -1033,9 +682,9 @@ gnut_start(
 	    cfg->discovery_ms < GNUT_RETRY_MS ? cfg->discovery_ms
 					      : GNUT_RETRY_MS);
 
-	gnut_peer_label(&env->self, self, sizeof(self));
-	log_info("gnutella: joined as %s with %u neighbour%s", self, g->nnb,
-	    g->nnb == 1 ? "" : "s");
+	peer_label(&env->self, self, sizeof(self));
+	log_info("gnutella: joined as %s with %u neighbour%s", self, g->nb.n,
+	    g->nb.n == 1 ? "" : "s");
 	*out = g;
 	return 0;
 }
@@ -1045,7 +694,7 @@ gnut_closed(uv_handle_t *h)
 {
 	struct overlay *g = h->data;
 
-	free(g->nb);
+	peerset_release(&g->nb);
 	free(g);
 }
 
@@ -1074,7 +723,7 @@ gnut_search(struct overlay *g, const struct overlay_search_opts *opts,
 	struct overlay_search *s;
 	char buf[COURSE_MSG_MAX];
 	unsigned ttl = opts->ttl ? opts->ttl : g->cfg.quer_ttl;
-	unsigned alive = gnut_alive(g), sent = 0;
+	unsigned alive = peerset_alive(&g->nb), sent = 0;
 	int len;
 
 	if (strlen(opts->term) > COURSE_TERM_LEN) {
@@ -1084,7 +733,7 @@ gnut_search(struct overlay *g, const struct overlay_search_opts *opts,
 		    strlen(opts->term), COURSE_TERM_LEN);
 		return WARREN_ETOOLONG;
 	}
-	if (g->nnb == 0) {
+	if (g->nb.n == 0) {
 		snprintf(msg, msglen,
 		    "no Gnutella neighbour (start the node with --neighbour "
 		    "HOST:PORT)");
@@ -1112,10 +761,10 @@ gnut_search(struct overlay *g, const struct overlay_search_opts *opts,
 	s->arg = arg;
 	g->n.searches++;
 	/* Alive neighbours; if none is alive, try them all anyway. */
-	for (unsigned i = 0; i < g->nnb; i++) {
-		if (alive > 0 && g->nb[i].state == GNUT_NB_DOWN)
+	for (unsigned i = 0; i < g->nb.n; i++) {
+		if (alive > 0 && g->nb.v[i].state == PEERSET_DOWN)
 			continue;
-		gnut_neigh_send(g, &g->nb[i], buf, (size_t)len);
+		gnut_neigh_send(g, &g->nb.v[i], buf, (size_t)len);
 		sent++;
 	}
 	log_debug("gnutella: QUER '%s' ttl %u to %u neighbours", opts->term,
@@ -1134,24 +783,10 @@ static json_t *
 gnut_status(struct overlay *g)
 {
 	struct oneshot_stats os;
-	unsigned up = 0, unknown = 0, down = 0;
 	char self[COURSE_IPP2P_LEN + 1];
 	uint64_t now = uv_now(g->env.loop);
-	json_t *c;
+	json_t *c, *nb;
 
-	for (unsigned i = 0; i < g->nnb; i++) {
-		switch (g->nb[i].state) {
-		case GNUT_NB_UP:
-			up++;
-			break;
-		case GNUT_NB_UNKNOWN:
-			unknown++;
-			break;
-		case GNUT_NB_DOWN:
-			down++;
-			break;
-		}
-	}
 	oneshot_stats(g->os, &os);
 	course_ipp2p_format(&g->env.self, self);
 	self[COURSE_IPP2P_LEN] = '\0';
@@ -1172,8 +807,8 @@ gnut_status(struct overlay *g)
 	    (json_int_t)g->n.aque_received, "answers_unmatched",
 	    (json_int_t)g->n.answers_unmatched, "searches",
 	    (json_int_t)g->n.searches, "near_rounds",
-	    (json_int_t)g->n.near_rounds, "learned", (json_int_t)g->n.learned,
-	    "lost", (json_int_t)g->n.lost);
+	    (json_int_t)g->n.near_rounds, "learned", (json_int_t)g->nb.learned,
+	    "lost", (json_int_t)g->nb.lost);
 	for (int k = 0; k < 2; k++) {
 		const char *kind = k ? "quer" : "near";
 		char key[32];
@@ -1197,14 +832,13 @@ gnut_status(struct overlay *g)
 	    c, "oneshot_failed", json_integer((json_int_t)os.failed));
 	json_object_set_new(
 	    c, "oneshot_dropped", json_integer((json_int_t)os.dropped));
-	return json_pack("{s:s,s:s,s:s%,s:i,s:{s:i,s:i,s:i,s:i,s:i,s:i},s:i,"
-			 "s:i,s:i,s:i,s:o}",
-	    "name", "gnutella", "role", "node", "ipp2p", self,
-	    (size_t)COURSE_IPP2P_LEN, "port", (int)g->env.self.port,
-	    "neighbours", "up", (int)up, "unknown", (int)unknown, "down",
-	    (int)down, "learned", (int)gnut_learned(g), "min",
-	    (int)g->cfg.min_neighbours, "max", (int)g->cfg.max_neighbours,
-	    "searches", (int)g->nsearches, "pktid_cache",
+	nb = peerset_counts_json(&g->nb);
+	json_object_set_new(nb, "min", json_integer(g->cfg.min_neighbours));
+	json_object_set_new(nb, "max", json_integer(g->cfg.max_neighbours));
+	return json_pack("{s:s,s:s,s:s%,s:i,s:o,s:i,s:i,s:i,s:i,s:o}", "name",
+	    "gnutella", "role", "node", "ipp2p", self, (size_t)COURSE_IPP2P_LEN,
+	    "port", (int)g->env.self.port, "neighbours", nb, "searches",
+	    (int)g->nsearches, "pktid_cache",
 	    (int)pktid_cache_count(g->seen, now), "oneshot_active",
 	    (int)os.active, "oneshot_queued", (int)os.queued, "counters", c);
 }
@@ -1212,29 +846,8 @@ gnut_status(struct overlay *g)
 static json_t *
 gnut_peers(struct overlay *g)
 {
-	json_t *list = json_array();
-	uint64_t now = uv_now(g->env.loop);
-
-	for (unsigned i = 0; i < g->nnb; i++) {
-		const struct gnut_neigh *nb = &g->nb[i];
-		char ipp2p[COURSE_IPP2P_LEN];
-		json_t *o;
-
-		course_ipp2p_format(&nb->peer, ipp2p);
-		o = json_pack("{s:s,s:s%,s:i,s:s,s:s,s:i,s:I,s:I,s:I}", "label",
-		    nb->label, "ipp2p", ipp2p, (size_t)COURSE_IPP2P_LEN, "port",
-		    (int)nb->peer.port, "state", gnut_nstate_name(nb->state),
-		    "origin", nb->configured ? "configured" : "learned",
-		    "fails", (int)nb->fails, "sent", (json_int_t)nb->sent,
-		    "failed", (json_int_t)nb->failed, "age_ms",
-		    (json_int_t)(now - nb->added_ms));
-		json_object_set_new(o, "last_ok_ms",
-		    nb->last_ok_ms
-			? json_integer((json_int_t)(now - nb->last_ok_ms))
-			: json_null());
-		json_array_append_new(list, o);
-	}
-	return json_pack("{s:s,s:o}", "name", "gnutella", "peers", list);
+	return json_pack(
+	    "{s:s,s:o}", "name", "gnutella", "peers", peerset_json(&g->nb));
 }
 
 const struct overlay_ops gnutella_ops = {
