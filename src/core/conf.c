@@ -2,7 +2,9 @@
  * Configuration value parsers shared by the node and the overlays.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conf.h"
 
@@ -102,4 +104,47 @@ conf_key_norm(const char *key, char *out, size_t cap)
 	for (i = 0; key[i] != '\0' && i + 1 < cap; i++)
 		out[i] = key[i] == '-' ? '_' : key[i];
 	out[i] = '\0';
+}
+
+int
+conf_set_field(void *base, const struct conf_field *fields, const char *section,
+    const char *key, const char *value, char *err, size_t errlen)
+{
+	for (const struct conf_field *f = fields; f->name != NULL; f++) {
+		void *slot = (char *)base + f->off;
+		unsigned long u;
+		uint64_t ms;
+		double d;
+
+		if (strcmp(f->name, key) != 0)
+			continue;
+		switch (f->type) {
+		case CONF_UINT:
+			if (conf_uint(value, (unsigned long)f->min,
+				(unsigned long)f->max, &u) != 0)
+				goto bad;
+			*(unsigned *)slot = (unsigned)u;
+			return 0;
+		case CONF_SECONDS:
+			if (conf_seconds(value, &ms) != 0 ||
+			    (double)ms < f->min * 1000.0 ||
+			    (double)ms > f->max * 1000.0)
+				goto bad;
+			*(uint64_t *)slot = ms;
+			return 0;
+		case CONF_DOUBLE:
+			if (conf_double(value, f->max, &d) != 0 || d < f->min)
+				goto bad;
+			*(double *)slot = d;
+			return 0;
+		}
+	bad:
+		snprintf(err, errlen, "%s %s: '%s' is not %s from %g to %g",
+		    section, key, value,
+		    f->type == CONF_SECONDS ? "a number of seconds"
+					    : "a number",
+		    f->min, f->max);
+		return -1;
+	}
+	return 1;
 }

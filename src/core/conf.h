@@ -33,6 +33,29 @@ int conf_double(const char *value, double max, double *out);
  */
 int conf_bytes(const char *value, uint64_t *out);
 
+/* A numeric field of a configuration struct, for table-driven setters. */
+enum conf_type {
+	CONF_UINT,    /* unsigned, in [min, max] */
+	CONF_SECONDS, /* uint64_t milliseconds, in [min, max] seconds */
+	CONF_DOUBLE,  /* double, in [min, max] */
+};
+
+struct conf_field {
+	const char *name;
+	enum conf_type type;
+	size_t off; /* offsetof the field */
+	double min, max;
+};
+
+/*
+ * Set the field named key (normalised: '_' not '-') of the struct at base
+ * from value. fields ends with a NULL name. Returns 0, 1 if no field has
+ * that name, or -1 with a message naming section, key and the range.
+ */
+int
+conf_set_field(void *base, const struct conf_field *fields, const char *section,
+    const char *key, const char *value, char *err, size_t errlen);
+
 /* Copy key into out (cap bytes) with every '-' turned into '_'. */
 void conf_key_norm(const char *key, char *out, size_t cap);
 

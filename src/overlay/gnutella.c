@@ -13,6 +13,7 @@
  * NEAR round is also the liveness check: a neighbour that cannot be
  * reached counts a failure.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,52 +89,42 @@ gnutella_config_defaults(struct gnutella_config *c)
 	c->max_hits = 10000;
 }
 
+#define GNUT_F(name, type, min, max)                                           \
+	{                                                                      \
+#name, type, offsetof(struct gnutella_config, name), min, max  \
+	}
+
+static const struct conf_field gnut_fields[] = {
+    GNUT_F(min_neighbours, CONF_UINT, 0, 64),
+    GNUT_F(max_neighbours, CONF_UINT, 0, 64),
+    GNUT_F(near_ttl, CONF_UINT, 1, 99),
+    GNUT_F(quer_ttl, CONF_UINT, 1, 99),
+    GNUT_F(max_forward_ttl, CONF_UINT, 1, 99),
+    GNUT_F(fail_limit, CONF_UINT, 1, 100),
+    GNUT_F(pktid_cache, CONF_UINT, 64, 1 << 22),
+    GNUT_F(max_answers, CONF_UINT, 0, 10000),
+    GNUT_F(max_oneshots, CONF_UINT, 1, 4096),
+    GNUT_F(oneshot_queue, CONF_UINT, 1, 1 << 20),
+    GNUT_F(max_searches, CONF_UINT, 1, 4096),
+    GNUT_F(max_hits, CONF_UINT, 1, 1000000),
+    {"near_window", CONF_SECONDS,
+	offsetof(struct gnutella_config, near_window_ms), 0.001, 600},
+    {"search_window", CONF_SECONDS,
+	offsetof(struct gnutella_config, search_window_ms), 0.001, 600},
+    {"discovery_interval", CONF_SECONDS,
+	offsetof(struct gnutella_config, discovery_ms), 0.001, 86400},
+    {"pktid_lifetime", CONF_SECONDS,
+	offsetof(struct gnutella_config, pktid_lifetime_ms), 0.001, 86400},
+    GNUT_F(flood_rate, CONF_DOUBLE, 0, 1e6),
+    GNUT_F(flood_burst, CONF_DOUBLE, 1, 1e6),
+    {NULL, CONF_UINT, 0, 0, 0},
+};
+
 int
 gnutella_config_set(struct gnutella_config *c, const char *key,
     const char *value, char *err, size_t errlen)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-		unsigned long min, max;
-	} uints[] = {
-	    {"min_neighbours", offsetof(struct gnutella_config, min_neighbours),
-		0, 64},
-	    {"max_neighbours", offsetof(struct gnutella_config, max_neighbours),
-		0, 64},
-	    {"near_ttl", offsetof(struct gnutella_config, near_ttl), 1, 99},
-	    {"quer_ttl", offsetof(struct gnutella_config, quer_ttl), 1, 99},
-	    {"max_forward_ttl",
-		offsetof(struct gnutella_config, max_forward_ttl), 1, 99},
-	    {"fail_limit", offsetof(struct gnutella_config, fail_limit), 1,
-		100},
-	    {"pktid_cache", offsetof(struct gnutella_config, pktid_cache), 64,
-		1 << 22},
-	    {"max_answers", offsetof(struct gnutella_config, max_answers), 0,
-		10000},
-	    {"max_oneshots", offsetof(struct gnutella_config, max_oneshots), 1,
-		4096},
-	    {"oneshot_queue", offsetof(struct gnutella_config, oneshot_queue),
-		1, 1 << 20},
-	    {"max_searches", offsetof(struct gnutella_config, max_searches), 1,
-		4096},
-	    {"max_hits", offsetof(struct gnutella_config, max_hits), 1,
-		1000000},
-	};
-	static const struct {
-		const char *name;
-		size_t off;
-	} times[] = {
-	    {"near_window", offsetof(struct gnutella_config, near_window_ms)},
-	    {"search_window",
-		offsetof(struct gnutella_config, search_window_ms)},
-	    {"discovery_interval",
-		offsetof(struct gnutella_config, discovery_ms)},
-	    {"pktid_lifetime",
-		offsetof(struct gnutella_config, pktid_lifetime_ms)},
-	};
 	char k[64];
-	unsigned long v;
 
 	conf_key_norm(key, k, sizeof(k));
 	if (strcmp(k, "neighbour") == 0 || strcmp(k, "neighbor") == 0) {
@@ -156,48 +147,8 @@ gnutella_config_set(struct gnutella_config *c, const char *key,
 		c->nneighbours++;
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
-		if (strcmp(k, uints[i].name) != 0)
-			continue;
-		if (conf_uint(value, uints[i].min, uints[i].max, &v) != 0) {
-			snprintf(err, errlen,
-			    "gnutella %s: '%s' is not a number from %lu to %lu",
-			    k, value, uints[i].min, uints[i].max);
-			return -1;
-		}
-		*(unsigned *)(void *)((char *)c + uints[i].off) = (unsigned)v;
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
-		if (strcmp(k, times[i].name) != 0)
-			continue;
-		if (conf_seconds(value,
-			(uint64_t *)(void *)((char *)c + times[i].off)) != 0) {
-			snprintf(err, errlen,
-			    "gnutella %s: '%s' is not a positive number of "
-			    "seconds",
-			    k, value);
-			return -1;
-		}
-		return 0;
-	}
-	if (strcmp(k, "flood_rate") == 0 || strcmp(k, "flood_burst") == 0) {
-		double d;
-
-		if (conf_double(value, 1e6, &d) != 0 ||
-		    (d < 1 && strcmp(k, "flood_burst") == 0)) {
-			snprintf(err, errlen,
-			    "gnutella %s: '%s' is not a number of messages", k,
-			    value);
-			return -1;
-		}
-		if (strcmp(k, "flood_rate") == 0)
-			c->flood_rate = d;
-		else
-			c->flood_burst = d;
-		return 0;
-	}
-	return 1;
+	return conf_set_field(
+	    c, gnut_fields, "gnutella", k, value, err, errlen);
 }
 
 /* ------------------------------------------------------------ state */
