@@ -59,7 +59,8 @@ const struct config_key config_keys[] = {
     {"hash_jobs", "N", "files hashed in parallel (default: CPU count)"},
     {"log_level", "LEVEL", "error, warn, info or debug (default info)"},
     {"overlay", "NAME",
-	"join an overlay: gnutella (repeatable, or a comma-separated list)"},
+	"join an overlay: gnutella, kazaa (repeatable, or a comma-separated "
+	"list)"},
     {"advertise", "ADDR",
 	"address peers should connect to (repeatable: one IPv4, one IPv6; "
 	"default: the listen address, or this host's first non-loopback "
@@ -69,9 +70,12 @@ const struct config_key config_keys[] = {
     {NULL, NULL, NULL},
 };
 
+const char *const config_ov_names[CONFIG_OV_COUNT] = {"gnutella", "kazaa"};
+
 const struct config_section config_sections[] = {
     {"node", config_keys},
     {"gnutella", gnutella_config_keys},
+    {"kazaa", kazaa_config_keys},
     {NULL, NULL},
 };
 
@@ -84,14 +88,19 @@ config_overlay(
 
 	for (name = strtok_r(list, ", ", &save); name != NULL;
 	     name = strtok_r(NULL, ", ", &save)) {
-		if (strcmp(name, "gnutella") == 0) {
-			cfg->overlays |= CONFIG_OV_GNUTELLA;
+		int i;
+
+		for (i = 0; i < CONFIG_OV_COUNT; i++)
+			if (strcmp(name, config_ov_names[i]) == 0)
+				break;
+		if (i < CONFIG_OV_COUNT) {
+			cfg->overlays |= 1u << i;
 		} else if (strcmp(name, "none") == 0) {
 			cfg->overlays = 0;
 		} else {
 			snprintf(err, errlen,
 			    "overlay: '%s' is not an overlay this node can "
-			    "join (gnutella)",
+			    "join (gnutella, kazaa)",
 			    name);
 			rc = -1;
 			break;
@@ -169,6 +178,7 @@ config_defaults(struct node_config *cfg)
 	cfg->retry_max_ms = 60000;
 	cfg->log_level = LOG_LEVEL_INFO;
 	gnutella_config_defaults(&cfg->gnutella);
+	kazaa_config_defaults(&cfg->kazaa);
 }
 
 static void
@@ -187,6 +197,31 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 
 	/* Flags spell keys with '-', the file with '_': accept both. */
 	conf_key_norm(key, k, sizeof(k));
+	for (int i = 0; i < CONFIG_OV_COUNT; i++) {
+		size_t nl = strlen(config_ov_names[i]);
+
+		if (strncmp(k, config_ov_names[i], nl) != 0 ||
+		    strcmp(k + nl, "_listen") != 0)
+			continue;
+		if (cfg->ovlisten[i].n == CONFIG_MAX_LISTEN ||
+		    addr_parse(value, 0,
+			&cfg->ovlisten[i].addrs[cfg->ovlisten[i].n]) != 0) {
+			snprintf(err, errlen,
+			    "%s: '%s' is not ADDR:PORT (at most %d)", k, value,
+			    CONFIG_MAX_LISTEN);
+			return -1;
+		}
+		cfg->ovlisten[i].n++;
+		return 0;
+	}
+	if (strncmp(k, "kazaa_", 6) == 0) {
+		int rc = kazaa_config_set(
+		    &cfg->kazaa, k + 6, value, err, errlen);
+
+		if (rc > 0)
+			snprintf(err, errlen, "unknown setting '%s'", key);
+		return rc == 0 ? 0 : -1;
+	}
 	if (strncmp(k, "gnutella_", 9) == 0 || strcmp(k, "neighbour") == 0 ||
 	    strcmp(k, "neighbor") == 0) {
 		int rc = gnutella_config_set(&cfg->gnutella,

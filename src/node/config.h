@@ -14,6 +14,8 @@
 #include "core/conf.h"
 #include "core/log.h"
 #include "overlay/gnutella.h"
+#include "overlay/kazaa.h"
+#include "overlay/kazaa.h"
 
 #define CONFIG_MAX_LISTEN 8
 
@@ -46,12 +48,22 @@ struct node_config {
 	/* Advertised addresses (course IPP2P) when listening on a wildcard. */
 	struct sockaddr_storage advertise4, advertise6;
 	int has_advertise4, has_advertise6;
-	unsigned overlays;               /* CONFIG_OV_* bits */
+	unsigned overlays;               /* 1 << CONFIG_OV_* */
 	struct gnutella_config gnutella; /* [gnutella] */
+	struct kazaa_config kazaa;       /* [kazaa] */
+	/* An overlay's own port(s) ([gnutella] listen = ...); none: the
+	 * main port, which only one overlay may use. */
+	struct {
+		struct sockaddr_storage addrs[CONFIG_MAX_LISTEN];
+		unsigned n;
+	} ovlisten[2];
 };
 
-/* Overlays a node can join. */
-#define CONFIG_OV_GNUTELLA 0x1
+/* Overlays a node can join (bit numbers of overlays, ovlisten index). */
+#define CONFIG_OV_GNUTELLA 0
+#define CONFIG_OV_KAZAA    1
+#define CONFIG_OV_COUNT    2
+extern const char *const config_ov_names[CONFIG_OV_COUNT];
 
 /* A section of the configuration: [node] keys are plain flags, the keys of
  * another section are flags prefixed with its name (--gnutella-quer-ttl). */

@@ -173,6 +173,7 @@ node_stop(struct node *n)
 		struct node_overlay *ov = &n->ov[--n->nov];
 
 		ov->ops->stop(ov->o);
+		request_server_free(ov->rs);
 	}
 	known_free(n->known);
 	n->known = NULL;
@@ -296,6 +297,10 @@ node_advertise(struct node *n)
 	}
 	rc = course_peer_from_sockaddr(has4 ? (struct sockaddr *)&v4 : NULL,
 	    has6 ? (struct sockaddr *)&v6 : NULL, addr_port(main_sa), &n->self);
+	n->adv4 = v4;
+	n->adv6 = v6;
+	n->has_adv4 = has4;
+	n->has_adv6 = has6;
 	if (rc != 0) {
 		log_error("cannot build the advertised address (set "
 			  "--advertise ADDR)");
@@ -308,9 +313,43 @@ node_advertise(struct node *n)
 			 "will fail to reach this node (course.md §2.4)");
 	course_ipp2p_format(&n->self, text);
 	text[COURSE_IPP2P_LEN] = '\0';
-	log_info("advertising %s port %u", text, n->self.port);
+	log_info("advertising %s", text);
 	return 0;
 }
+
+/* A request server for an overlay's own port(s), serving transfers too. */
+static struct request_server *
+node_overlay_port(struct node *n, int ov)
+{
+	struct request_server *rs = request_server_new(
+	    n->loop, n->cfg->request_timeout_ms, (int)n->cfg->max_conns);
+	char a[ADDR_STRLEN];
+
+	request_server_on(rs, COURSE_RETR, node_on_transfer, n);
+	request_server_on(rs, COURSE_RETP, node_on_transfer, n);
+	request_server_on(rs, COURSE_HASH, node_on_transfer, n);
+	for (unsigned i = 0; i < n->cfg->ovlisten[ov].n; i++) {
+		const struct sockaddr *sa =
+		    (const struct sockaddr *)&n->cfg->ovlisten[ov].addrs[i];
+		int err = request_server_listen(rs, sa);
+
+		addr_format(sa, a, sizeof(a));
+		if (err != 0) {
+			log_error("%s: cannot listen on %s: %s",
+			    config_ov_names[ov], a, uv_strerror(err));
+			request_server_free(rs);
+			return NULL;
+		}
+		addr_format(request_server_addr(rs, i), a, sizeof(a));
+		log_info("%s: serving on %s", config_ov_names[ov], a);
+	}
+	return rs;
+}
+
+static const struct overlay_ops *const node_ov_ops[CONFIG_OV_COUNT] = {
+    &gnutella_ops,
+    &kazaa_ops,
+};
 
 static void
 node_library_event(
@@ -332,6 +371,8 @@ static int
 node_join(struct node *n)
 {
 	struct overlay_env env;
+	const void *conf[CONFIG_OV_COUNT] = {&n->cfg->gnutella, &n->cfg->kazaa};
+	int main_used = 0;
 
 	if (n->cfg->overlays == 0)
 		return 0;
@@ -340,17 +381,43 @@ node_join(struct node *n)
 	memset(&env, 0, sizeof(env));
 	env.loop = n->loop;
 	env.lib = n->lib;
-	env.rs = n->rs;
-	env.self = n->self;
+	env.data_dir = n->cfg->data_dir;
 	env.dial.timeout_ms = n->cfg->connect_timeout_ms;
 	env.dial.bind4 = n->has_bind4 ? (struct sockaddr *)&n->bind4 : NULL;
 	env.dial.bind6 = n->has_bind6 ? (struct sockaddr *)&n->bind6 : NULL;
-	if (n->cfg->overlays & CONFIG_OV_GNUTELLA) {
+	for (int i = 0; i < CONFIG_OV_COUNT; i++) {
 		struct node_overlay *ov = &n->ov[n->nov];
 
-		ov->ops = &gnutella_ops;
-		if (ov->ops->start(&env, &n->cfg->gnutella, &ov->o) != 0)
+		if (!(n->cfg->overlays & (1u << i)))
+			continue;
+		memset(ov, 0, sizeof(*ov));
+		ov->ops = node_ov_ops[i];
+		if (n->cfg->ovlisten[i].n > 0) {
+			ov->rs = node_overlay_port(n, i);
+			if (ov->rs == NULL)
+				return -1;
+			env.rs = ov->rs;
+		} else if (!main_used) {
+			env.rs = n->rs;
+			main_used = 1;
+		} else {
+			/* A port serves one role of one variant (§7). */
+			log_error("%s needs a port of its own: another overlay "
+				  "uses the main port (set --%s-listen "
+				  "ADDR:PORT)",
+			    config_ov_names[i], config_ov_names[i]);
 			return -1;
+		}
+		if (course_peer_from_sockaddr(
+			n->has_adv4 ? (struct sockaddr *)&n->adv4 : NULL,
+			n->has_adv6 ? (struct sockaddr *)&n->adv6 : NULL,
+			addr_port(request_server_addr(env.rs, 0)),
+			&env.self) != 0)
+			return -1;
+		if (ov->ops->start(&env, conf[i], &ov->o) != 0) {
+			request_server_free(ov->rs);
+			return -1;
+		}
 		n->nov++;
 	}
 	library_subscribe(n->lib, node_library_event, n);

@@ -28,6 +28,7 @@ struct known;
 struct node_overlay {
 	const struct overlay_ops *ops;
 	struct overlay *o;
+	struct request_server *rs; /* its own port, or NULL: the main one */
 };
 
 struct node {
@@ -42,8 +43,10 @@ struct node {
 	struct ctl_server *ctl;
 	struct node_overlay ov[NODE_MAX_OVERLAYS];
 	unsigned nov;
-	struct course_peer self; /* advertised IPP2P and main port */
-	struct known *known;     /* sources learned from search hits */
+	struct course_peer self;            /* advertised IPP2P and main port */
+	struct sockaddr_storage adv4, adv6; /* advertised addresses */
+	int has_adv4, has_adv6;
+	struct known *known; /* sources learned from search hits */
 	uv_signal_t sigint, sigterm;
 	uint64_t started_ms;           /* uv_now() at start */
 	struct sockaddr_storage bind4; /* source address for IPv4, if any */

@@ -32,6 +32,8 @@
 #define GNUT_RETRY_MS   5000 /* NEAR rounds while degraded */
 
 const struct config_key gnutella_config_keys[] = {
+    {"listen", "ADDR:PORT",
+	"this overlay's own port (repeatable; default: the main port)"},
     {"neighbour", "HOST:PORT",
 	"a Gnutella neighbour (repeatable; also --neighbour)"},
     {"min_neighbours", "N",

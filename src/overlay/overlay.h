@@ -31,6 +31,7 @@ struct overlay_env {
 	struct request_server *rs; /* the overlay's listening port(s) */
 	struct course_peer self;   /* advertised IPP2P and main port */
 	struct dial_opts dial;     /* connect deadline, source binding */
+	const char *data_dir;      /* where an overlay may keep files */
 };
 
 /* One search hit: a file and one holder of it. Valid during the call. */
@@ -88,5 +89,6 @@ struct overlay_ops {
 };
 
 extern const struct overlay_ops gnutella_ops;
+extern const struct overlay_ops kazaa_ops;
 
 #endif

@@ -27,8 +27,7 @@ struct rr;
  * arrive; a buffer that is full without progress fails with
  * WARREN_ELENGTH.
  */
-typedef int (*rr_read_cb)(
-    void *arg, const uint8_t *buf, size_t len, int *done);
+typedef int (*rr_read_cb)(void *arg, const uint8_t *buf, size_t len, int *done);
 
 /*
  * The exchange ended: status 0 after the read callback said done, or a
