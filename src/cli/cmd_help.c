@@ -33,6 +33,10 @@ cli_help(FILE *f, const struct cli_cmd *cmd)
 			     k++)
 				fprintf(f, "    %-21s %-10s %s\n", k->name,
 				    k->arg, k->help);
+			for (const struct config_key *k = sec->more;
+			     k != NULL && k->name; k++)
+				fprintf(f, "    %-21s %-10s %s\n", k->name,
+				    k->arg, k->help);
 			if (node)
 				fprintf(f, "    %-21s %-10s %s\n", "config",
 				    "FILE", "INI file to read (flag only)");

@@ -14,26 +14,34 @@
 #define OPT_CONFIG 1
 #define OPT_KEY0   1000
 
+/* Append the flag names of one key list of sec to keys (if not NULL). */
+static size_t
+node_keys_add(char **keys, size_t i, const struct config_section *sec,
+    const struct config_key *list)
+{
+	for (const struct config_key *k = list; k != NULL && k->name; k++, i++)
+		if (keys != NULL)
+			keys[i] = strcmp(sec->name, "node") == 0
+			    ? xstrdup(k->name)
+			    : xasprintf("%s_%s", sec->name, k->name);
+	return i;
+}
+
 /* The config keys of every section, in option order; NULL-terminated. */
 static char **
 node_keys(void)
 {
 	size_t n = 0, i = 0;
 	char **keys;
+	const struct config_section *sec;
 
-	for (const struct config_section *sec = config_sections;
-	     sec->name != NULL; sec++)
-		for (const struct config_key *k = sec->keys; k->name; k++)
-			n++;
+	for (sec = config_sections; sec->name != NULL; sec++)
+		n = node_keys_add(NULL, node_keys_add(NULL, n, sec, sec->keys),
+		    sec, sec->more);
 	keys = xcalloc(n + 1, sizeof(*keys));
-	for (const struct config_section *sec = config_sections;
-	     sec->name != NULL; sec++) {
-		for (const struct config_key *k = sec->keys; k->name; k++) {
-			keys[i++] = strcmp(sec->name, "node") == 0
-			    ? xstrdup(k->name)
-			    : xasprintf("%s_%s", sec->name, k->name);
-		}
-	}
+	for (sec = config_sections; sec->name != NULL; sec++)
+		i = node_keys_add(keys, node_keys_add(keys, i, sec, sec->keys),
+		    sec, sec->more);
 	return keys;
 }
 

@@ -73,10 +73,10 @@ const struct config_key config_keys[] = {
 const char *const config_ov_names[CONFIG_OV_COUNT] = {"gnutella", "kazaa"};
 
 const struct config_section config_sections[] = {
-    {"node", config_keys},
-    {"gnutella", gnutella_config_keys},
-    {"kazaa", kazaa_config_keys},
-    {NULL, NULL},
+    {"node", config_keys, NULL},
+    {"gnutella", gnutella_config_keys, flood_config_keys},
+    {"kazaa", kazaa_config_keys, flood_config_keys},
+    {NULL, NULL, NULL},
 };
 
 static int

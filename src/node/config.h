@@ -70,6 +70,7 @@ extern const char *const config_ov_names[CONFIG_OV_COUNT];
 struct config_section {
 	const char *name;
 	const struct config_key *keys;
+	const struct config_key *more; /* shared keys (flooding), or NULL */
 };
 extern const struct config_section config_sections[];
 

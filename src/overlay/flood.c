@@ -6,6 +6,7 @@
  */
 #include <assert.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -661,4 +662,135 @@ oneshot_free(struct oneshot *o)
 		}
 	}
 	free(o);
+}
+
+/* ---------------------------------------------------------- flood_config */
+
+const struct config_key flood_config_keys[] = {
+    {"fail_limit", "N",
+	"failed sends in a row before a neighbour or friend is down "
+	"(default 3)"},
+    {"pktid_lifetime", "SECONDS", "duplicate Pktid memory (default 300)"},
+    {"pktid_cache", "N", "duplicate Pktids remembered (default 65536)"},
+    {"max_answers", "N", "answers sent for one received query (default 100)"},
+    {"flood_rate", "N",
+	"floods accepted per second from one IP address, 0 = no limit "
+	"(default 50)"},
+    {"flood_burst", "N", "burst of the flood rate (default 200)"},
+    {"max_oneshots", "N", "outgoing one-shot connections at once (default 64)"},
+    {"oneshot_queue", "N",
+	"one-shot messages waiting for a connection, beyond: dropped "
+	"(default 4096)"},
+    {"max_searches", "N", "searches and collections pending (default 64)"},
+    {"max_hits", "N", "distinct answers kept per search (default 10000)"},
+    {"max_forward_ttl", "N", "cap on forwarded TTLs (default 10)"},
+    {NULL, NULL, NULL},
+};
+
+void
+flood_config_defaults(struct flood_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->fail_limit = 3;
+	c->pktid_lifetime_ms = 300000;
+	c->pktid_cache = 65536;
+	c->max_answers = 100;
+	c->flood_rate = 50;
+	c->flood_burst = 200;
+	c->max_oneshots = 64;
+	c->oneshot_queue = 4096;
+	c->max_searches = 64;
+	c->max_hits = 10000;
+	c->max_forward_ttl = 10;
+}
+
+/* clang-format off */
+#define FLOOD_F(name, type, min, max) \
+	{#name, type, offsetof(struct flood_config, name), min, max}
+/* clang-format on */
+
+static const struct conf_field flood_fields[] = {
+    FLOOD_F(fail_limit, CONF_UINT, 1, 100),
+    FLOOD_F(pktid_cache, CONF_UINT, 64, 1 << 22),
+    FLOOD_F(max_answers, CONF_UINT, 0, 10000),
+    FLOOD_F(max_oneshots, CONF_UINT, 1, 4096),
+    FLOOD_F(oneshot_queue, CONF_UINT, 1, 1 << 20),
+    FLOOD_F(max_searches, CONF_UINT, 1, 4096),
+    FLOOD_F(max_hits, CONF_UINT, 1, 1000000),
+    FLOOD_F(max_forward_ttl, CONF_UINT, 1, 99),
+    {"pktid_lifetime", CONF_SECONDS,
+	offsetof(struct flood_config, pktid_lifetime_ms), 0.001, 86400},
+    FLOOD_F(flood_rate, CONF_DOUBLE, 0, 1e6),
+    FLOOD_F(flood_burst, CONF_DOUBLE, 1, 1e6),
+    {NULL, CONF_UINT, 0, 0, 0},
+};
+
+int
+flood_config_set(struct flood_config *c, const char *section, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	return conf_set_field(
+	    c, flood_fields, section, key, value, err, errlen);
+}
+
+/* ----------------------------------------------------------- flood_guard */
+
+void
+flood_guard_init(struct flood_guard *g, const struct flood_config *c)
+{
+	g->seen = pktid_cache_new(c->pktid_cache, c->pktid_lifetime_ms);
+	/* Own Pktids: all those of the last lifetime (§3 step 2). */
+	g->own = pktid_cache_new(c->pktid_cache, c->pktid_lifetime_ms);
+	g->rate = flood_rate_new(c->flood_rate, c->flood_burst, 4096);
+}
+
+void
+flood_guard_release(struct flood_guard *g)
+{
+	pktid_cache_free(g->seen);
+	pktid_cache_free(g->own);
+	flood_rate_free(g->rate);
+	memset(g, 0, sizeof(*g));
+}
+
+enum flood_verdict
+flood_guard_check(struct flood_guard *g, const char pktid[COURSE_PKTID_LEN],
+    const struct sockaddr *from, uint64_t now_ms)
+{
+	if (!flood_rate_allow(g->rate, from, now_ms))
+		return FLOOD_RATE;
+	if (pktid_cache_has(g->own, pktid, now_ms))
+		return FLOOD_OWN;
+	if (!pktid_cache_add(g->seen, pktid, now_ms))
+		return FLOOD_DUP;
+	return FLOOD_NEW;
+}
+
+void
+flood_guard_pktid(
+    struct flood_guard *g, char pktid[COURSE_PKTID_LEN], uint64_t now_ms)
+{
+	uint64_t v;
+
+	if (uv_random(NULL, NULL, &v, sizeof(v), 0, NULL) != 0)
+		v = uv_hrtime() ^ ((uint64_t)rand() << 32) ^ (uint64_t)rand();
+	course_hex16(v, pktid);
+	pktid_cache_add(g->own, pktid, now_ms);
+	pktid_cache_add(g->seen, pktid, now_ms);
+}
+
+int
+flood_encode(enum course_kind kind, const char pktid[COURSE_PKTID_LEN],
+    const struct course_peer *self, unsigned ttl, struct course_str term,
+    char buf[COURSE_MSG_MAX])
+{
+	struct course_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = kind;
+	memcpy(m.pktid, pktid, COURSE_PKTID_LEN);
+	m.peer = *self;
+	m.ttl = ttl;
+	m.term = term;
+	return course_encode(&m, buf, COURSE_MSG_MAX);
 }

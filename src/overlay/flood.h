@@ -21,8 +21,79 @@
 
 #include <uv.h>
 
+#include "core/conf.h"
 #include "net/dial.h"
 #include "wire/course.h"
+
+/* ---------------------------------------------------------- flood_config */
+
+/* The bounds every flooding overlay has ([gnutella] and [kazaa] keys). */
+struct flood_config {
+	unsigned fail_limit;        /* failed sends: a neighbour is down (3) */
+	uint64_t pktid_lifetime_ms; /* duplicate cache lifetime (300 s) */
+	unsigned pktid_cache;       /* duplicate cache entries (65536) */
+	unsigned max_answers;       /* answers sent per received query (100) */
+	double flood_rate;          /* floods/s accepted per source IP (50) */
+	double flood_burst;         /* bucket size (200) */
+	unsigned max_oneshots;      /* outgoing one-shots at once (64) */
+	unsigned oneshot_queue;     /* waiting behind them (4096) */
+	unsigned max_searches;      /* pending collections (64) */
+	unsigned max_hits;        /* distinct answers kept per search (10000) */
+	unsigned max_forward_ttl; /* cap on forwarded TTLs (10) */
+};
+
+void flood_config_defaults(struct flood_config *c);
+
+/* Set one of the keys above: 0, 1 if key is not one of them, -1 with err. */
+int flood_config_set(struct flood_config *c, const char *section,
+    const char *key, const char *value, char *err, size_t errlen);
+
+/* Their descriptions, NULL-terminated, for --help. */
+extern const struct config_key flood_config_keys[];
+
+/* ----------------------------------------------------------- flood_guard */
+
+struct pktid_cache;
+struct flood_rate;
+
+/*
+ * §3 steps 2 and 3 plus the per-source rate limit, for one overlay: the
+ * duplicate cache, the cache of Pktids this node originated, the buckets.
+ */
+struct flood_guard {
+	struct pktid_cache *seen;
+	struct pktid_cache *own;
+	struct flood_rate *rate;
+};
+
+enum flood_verdict {
+	FLOOD_NEW,  /* handle it */
+	FLOOD_RATE, /* over the source's rate: drop */
+	FLOOD_OWN,  /* one of ours came back: drop */
+	FLOOD_DUP,  /* seen before: drop */
+};
+
+void flood_guard_init(struct flood_guard *g, const struct flood_config *c);
+void flood_guard_release(struct flood_guard *g);
+
+/* Check a valid flood from address from at now_ms (new ones enter the
+ * duplicate cache). */
+enum flood_verdict
+flood_guard_check(struct flood_guard *g, const char pktid[COURSE_PKTID_LEN],
+    const struct sockaddr *from, uint64_t now_ms);
+
+/* A fresh strong-random Pktid (§2.5), recorded as this node's own. */
+void flood_guard_pktid(
+    struct flood_guard *g, char pktid[COURSE_PKTID_LEN], uint64_t now_ms);
+
+/*
+ * Encode a flood this node originates (SUPE, NEAR or QUER) from self with
+ * ttl and term (QUER only; may be empty) into buf. Returns its length or
+ * a negative WARREN_E code.
+ */
+int flood_encode(enum course_kind kind, const char pktid[COURSE_PKTID_LEN],
+    const struct course_peer *self, unsigned ttl, struct course_str term,
+    char buf[COURSE_MSG_MAX]);
 
 /* ---------------------------------------------------------- pktid_cache */
 

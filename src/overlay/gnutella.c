@@ -41,29 +41,10 @@ const struct config_key gnutella_config_keys[] = {
     {"max_neighbours", "N", "neighbours learned from ANEA (default 8)"},
     {"near_ttl", "N", "TTL of the NEARs this node sends (default 3)"},
     {"quer_ttl", "N", "TTL of the QUERs this node sends (default 5)"},
-    {"max_forward_ttl", "N", "cap on forwarded TTLs (default 10)"},
     {"near_window", "SECONDS", "ANEA collection window (default 5)"},
     {"search_window", "SECONDS", "AQUE collection window (default 10)"},
     {"discovery_interval", "SECONDS",
 	"NEAR round to check and find neighbours (default 60)"},
-    {"fail_limit", "N",
-	"consecutive failures before a neighbour is down "
-	"(default 3)"},
-    {"pktid_lifetime", "SECONDS", "duplicate Pktid memory (default 300)"},
-    {"pktid_cache", "N", "duplicate Pktids remembered (default 65536)"},
-    {"max_answers", "N", "AQUEs sent for one received QUER (default 100)"},
-    {"flood_rate", "N",
-	"NEAR/QUER accepted per second from one IP address, 0 = no limit "
-	"(default 50)"},
-    {"flood_burst", "N", "burst of the flood rate (default 200)"},
-    {"max_oneshots", "N",
-	"outgoing one-shot connections at once "
-	"(default 64)"},
-    {"oneshot_queue", "N",
-	"one-shot messages waiting for a connection, beyond: dropped "
-	"(default 4096)"},
-    {"max_searches", "N", "searches and NEAR rounds pending (default 64)"},
-    {"max_hits", "N", "distinct answers kept per search (default 10000)"},
     {NULL, NULL, NULL},
 };
 
@@ -75,50 +56,28 @@ gnutella_config_defaults(struct gnutella_config *c)
 	c->max_neighbours = 8;
 	c->near_ttl = 3;
 	c->quer_ttl = 5;
-	c->max_forward_ttl = 10;
 	c->near_window_ms = 5000;
 	c->search_window_ms = 10000;
 	c->discovery_ms = 60000;
-	c->fail_limit = 3;
-	c->pktid_lifetime_ms = 300000;
-	c->pktid_cache = 65536;
-	c->max_answers = 100;
-	c->flood_rate = 50;
-	c->flood_burst = 200;
-	c->max_oneshots = 64;
-	c->oneshot_queue = 4096;
-	c->max_searches = 64;
-	c->max_hits = 10000;
+	flood_config_defaults(&c->flood);
 }
 
-#define GNUT_F(name, type, min, max)                                           \
-	{                                                                      \
-#name, type, offsetof(struct gnutella_config, name), min, max  \
-	}
+/* clang-format off */
+#define GNUT_F(name, type, min, max) \
+	{#name, type, offsetof(struct gnutella_config, name), min, max}
+/* clang-format on */
 
 static const struct conf_field gnut_fields[] = {
     GNUT_F(min_neighbours, CONF_UINT, 0, 64),
     GNUT_F(max_neighbours, CONF_UINT, 0, 64),
     GNUT_F(near_ttl, CONF_UINT, 1, 99),
     GNUT_F(quer_ttl, CONF_UINT, 1, 99),
-    GNUT_F(max_forward_ttl, CONF_UINT, 1, 99),
-    GNUT_F(fail_limit, CONF_UINT, 1, 100),
-    GNUT_F(pktid_cache, CONF_UINT, 64, 1 << 22),
-    GNUT_F(max_answers, CONF_UINT, 0, 10000),
-    GNUT_F(max_oneshots, CONF_UINT, 1, 4096),
-    GNUT_F(oneshot_queue, CONF_UINT, 1, 1 << 20),
-    GNUT_F(max_searches, CONF_UINT, 1, 4096),
-    GNUT_F(max_hits, CONF_UINT, 1, 1000000),
     {"near_window", CONF_SECONDS,
 	offsetof(struct gnutella_config, near_window_ms), 0.001, 600},
     {"search_window", CONF_SECONDS,
 	offsetof(struct gnutella_config, search_window_ms), 0.001, 600},
     {"discovery_interval", CONF_SECONDS,
 	offsetof(struct gnutella_config, discovery_ms), 0.001, 86400},
-    {"pktid_lifetime", CONF_SECONDS,
-	offsetof(struct gnutella_config, pktid_lifetime_ms), 0.001, 86400},
-    GNUT_F(flood_rate, CONF_DOUBLE, 0, 1e6),
-    GNUT_F(flood_burst, CONF_DOUBLE, 1, 1e6),
     {NULL, CONF_UINT, 0, 0, 0},
 };
 
@@ -127,6 +86,7 @@ gnutella_config_set(struct gnutella_config *c, const char *key,
     const char *value, char *err, size_t errlen)
 {
 	char k[64];
+	int rc;
 
 	conf_key_norm(key, k, sizeof(k));
 	if (strcmp(k, "neighbour") == 0 || strcmp(k, "neighbor") == 0) {
@@ -149,8 +109,11 @@ gnutella_config_set(struct gnutella_config *c, const char *key,
 		c->nneighbours++;
 		return 0;
 	}
-	return conf_set_field(
-	    c, gnut_fields, "gnutella", k, value, err, errlen);
+	rc = conf_set_field(c, gnut_fields, "gnutella", k, value, err, errlen);
+	if (rc == 1)
+		rc = flood_config_set(
+		    &c->flood, "gnutella", k, value, err, errlen);
+	return rc;
 }
 
 /* ------------------------------------------------------------ state */
@@ -192,9 +155,7 @@ struct overlay {
 	struct peerset nb; /* neighbours */
 	struct course_peer cand[GNUT_CANDIDATES];
 	unsigned ncand;
-	struct pktid_cache *seen; /* every flood seen */
-	struct pktid_cache *own;  /* floods this node originated */
-	struct flood_rate *rate;
+	struct flood_guard guard; /* rate, own and seen Pktids */
 	struct oneshot *os;
 	struct overlay_search *searches;
 	unsigned nsearches;
@@ -296,19 +257,6 @@ gnut_search_timeout(uv_timer_t *t)
 		done(arg, 0, NULL);
 }
 
-static void
-gnut_new_pktid(struct overlay *g, char pktid[COURSE_PKTID_LEN])
-{
-	uint64_t v;
-
-	/* Fresh, strong random Pktids (course.md §2.5). */
-	if (uv_random(NULL, NULL, &v, sizeof(v), 0, NULL) != 0)
-		v = ((uint64_t)rand() << 32) ^ (uint64_t)rand() ^ uv_hrtime();
-	course_hex16(v, pktid);
-	pktid_cache_add(g->own, pktid, uv_now(g->env.loop));
-	pktid_cache_add(g->seen, pktid, uv_now(g->env.loop));
-}
-
 static struct overlay_search *
 gnut_search_new(struct overlay *g, enum gnut_coll_kind kind, uint64_t window_ms)
 {
@@ -316,8 +264,8 @@ gnut_search_new(struct overlay *g, enum gnut_coll_kind kind, uint64_t window_ms)
 
 	s->g = g;
 	s->kind = kind;
-	hitset_init(&s->seen, g->cfg.max_hits);
-	gnut_new_pktid(g, s->pktid);
+	hitset_init(&s->seen, g->cfg.flood.max_hits);
+	flood_guard_pktid(&g->guard, s->pktid, uv_now(g->env.loop));
 	uv_timer_init(g->env.loop, &s->timer);
 	s->timer.data = s;
 	uv_timer_start(&s->timer, gnut_search_timeout, window_ms, 0);
@@ -325,26 +273,6 @@ gnut_search_new(struct overlay *g, enum gnut_coll_kind kind, uint64_t window_ms)
 	g->searches = s;
 	g->nsearches++;
 	return s;
-}
-
-/* Encode a flood from this node (NEAR or QUER) into buf. */
-static int
-gnut_encode_flood(struct overlay *g, enum course_kind kind,
-    const char pktid[COURSE_PKTID_LEN], unsigned ttl, const char *term,
-    char buf[COURSE_MSG_MAX])
-{
-	struct course_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.kind = kind;
-	memcpy(m.pktid, pktid, COURSE_PKTID_LEN);
-	m.peer = g->env.self;
-	m.ttl = ttl;
-	if (term != NULL) {
-		m.term.ptr = term;
-		m.term.len = strlen(term);
-	}
-	return course_encode(&m, buf, COURSE_MSG_MAX);
 }
 
 /* A NEAR round: liveness check of every neighbour, and discovery. */
@@ -362,13 +290,13 @@ gnut_discover(struct overlay *g)
 		g->warned_lonely = 1;
 		return;
 	}
-	if (g->nsearches >= g->cfg.max_searches)
+	if (g->nsearches >= g->cfg.flood.max_searches)
 		return;
 	g->n.near_rounds++;
 	g->last_round_ms = uv_now(g->env.loop);
 	s = gnut_search_new(g, GNUT_COLL_NEAR, g->cfg.near_window_ms);
-	len = gnut_encode_flood(
-	    g, COURSE_NEAR, s->pktid, g->cfg.near_ttl, NULL, buf);
+	len = flood_encode(COURSE_NEAR, s->pktid, &g->env.self, g->cfg.near_ttl,
+	    (struct course_str){NULL, 0}, buf);
 	if (len <= 0)
 		return;
 	/* Down neighbours too: this is how they come back. */
@@ -436,7 +364,7 @@ gnut_match_file(void *arg, const struct library_file *f)
 	struct gnut_match *mt = arg;
 	struct course_msg a;
 
-	if (mt->sent >= mt->g->cfg.max_answers || f->name_too_long ||
+	if (mt->sent >= mt->g->cfg.flood.max_answers || f->name_too_long ||
 	    !course_term_match(mt->q->term, f->name, f->name_len))
 		return;
 	memset(&a, 0, sizeof(a));
@@ -485,17 +413,19 @@ gnut_on_flood(void *arg, struct conn *c, const struct course_msg *m)
 		g->n.near_received++;
 	else
 		g->n.quer_received++;
-	if (!flood_rate_allow(g->rate, (struct sockaddr *)&from, now)) {
+	switch (flood_guard_check(
+	    &g->guard, m->pktid, (struct sockaddr *)&from, now)) {
+	case FLOOD_NEW:
+		break;
+	case FLOOD_RATE:
 		g->n.rate_dropped++;
 		g->n.kind_rate[k]++;
 		return;
-	}
-	if (pktid_cache_has(g->own, m->pktid, now)) {
+	case FLOOD_OWN:
 		g->n.own_dropped++;
 		g->n.kind_own[k]++;
 		return;
-	}
-	if (!pktid_cache_add(g->seen, m->pktid, now)) {
+	case FLOOD_DUP:
 		g->n.dup_dropped++;
 		g->n.kind_dup[k]++;
 		return;
@@ -515,7 +445,7 @@ gnut_on_flood(void *arg, struct conn *c, const struct course_msg *m)
 		g->n.quer_handled++;
 		library_foreach(g->env.lib, gnut_match_file, &mt);
 	}
-	peerset_flood(&g->nb, raw, len, m->ttl, g->cfg.max_forward_ttl,
+	peerset_flood(&g->nb, raw, len, m->ttl, g->cfg.flood.max_forward_ttl,
 	    &m->peer, (struct sockaddr *)&from, gnut_forward_one, g);
 }
 
@@ -599,13 +529,11 @@ gnut_start(
 
 	g->env = *env;
 	g->cfg = *cfg;
-	g->seen = pktid_cache_new(cfg->pktid_cache, cfg->pktid_lifetime_ms);
-	/* Own Pktids: all of those of the last lifetime (§3 step 2). */
-	g->own = pktid_cache_new(cfg->pktid_cache, cfg->pktid_lifetime_ms);
-	g->rate = flood_rate_new(cfg->flood_rate, cfg->flood_burst, 4096);
-	g->os = oneshot_new(
-	    env->loop, &env->dial, cfg->max_oneshots, cfg->oneshot_queue);
-	peerset_init(&g->nb, env->loop, "gnutella: neighbour", cfg->fail_limit);
+	flood_guard_init(&g->guard, &cfg->flood);
+	g->os = oneshot_new(env->loop, &env->dial, cfg->flood.max_oneshots,
+	    cfg->flood.oneshot_queue);
+	peerset_init(
+	    &g->nb, env->loop, "gnutella: neighbour", cfg->flood.fail_limit);
 
 	for (unsigned i = 0; i < cfg->nneighbours; i++) {
 		struct course_peer p;
@@ -657,9 +585,7 @@ gnut_stop(struct overlay *g)
 	while (g->searches != NULL)
 		gnut_search_end(g->searches);
 	oneshot_free(g->os);
-	pktid_cache_free(g->seen);
-	pktid_cache_free(g->own);
-	flood_rate_free(g->rate);
+	flood_guard_release(&g->guard);
 	request_server_on(g->env.rs, COURSE_NEAR, NULL, NULL);
 	request_server_on(g->env.rs, COURSE_QUER, NULL, NULL);
 	request_server_on(g->env.rs, COURSE_ANEA, NULL, NULL);
@@ -692,7 +618,7 @@ gnut_search(struct overlay *g, const struct overlay_search_opts *opts,
 		    "HOST:PORT)");
 		return WARREN_ENOTFOUND;
 	}
-	if (g->nsearches >= g->cfg.max_searches) {
+	if (g->nsearches >= g->cfg.flood.max_searches) {
 		snprintf(msg, msglen,
 		    "too many searches running (%u); try again in a few "
 		    "seconds",
@@ -703,7 +629,8 @@ gnut_search(struct overlay *g, const struct overlay_search_opts *opts,
 		ttl = 99;
 	s = gnut_search_new(g, GNUT_COLL_QUER,
 	    opts->window_ms ? opts->window_ms : g->cfg.search_window_ms);
-	len = gnut_encode_flood(g, COURSE_QUER, s->pktid, ttl, opts->term, buf);
+	len = flood_encode(COURSE_QUER, s->pktid, &g->env.self, ttl,
+	    (struct course_str){opts->term, strlen(opts->term)}, buf);
 	if (len <= 0) {
 		gnut_search_end(s);
 		snprintf(msg, msglen, "cannot encode the search term");
@@ -792,7 +719,7 @@ gnut_status(struct overlay *g)
 	    "gnutella", "role", "node", "ipp2p", self, (size_t)COURSE_IPP2P_LEN,
 	    "port", (int)g->env.self.port, "neighbours", nb, "searches",
 	    (int)g->nsearches, "pktid_cache",
-	    (int)pktid_cache_count(g->seen, now), "oneshot_active",
+	    (int)pktid_cache_count(g->guard.seen, now), "oneshot_active",
 	    (int)os.active, "oneshot_queued", (int)os.queued, "counters", c);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "core/conf.h"
+#include "flood.h"
 
 #define GNUTELLA_MAX_CONFIGURED 64
 
@@ -18,24 +19,14 @@ struct gnutella_config {
 	/* Neighbours the user named; never forgotten, only marked down. */
 	struct sockaddr_storage neighbours[GNUTELLA_MAX_CONFIGURED];
 	unsigned nneighbours;
-	unsigned min_neighbours;    /* discover more below this (3) */
-	unsigned max_neighbours;    /* learned from ANEA at most (8) */
-	unsigned near_ttl;          /* originated NEAR (3) */
-	unsigned quer_ttl;          /* originated QUER (5) */
-	unsigned max_forward_ttl;   /* cap on forwarded TTLs (10) */
-	uint64_t near_window_ms;    /* ANEA collection (5 s) */
-	uint64_t search_window_ms;  /* AQUE collection (10 s) */
-	uint64_t discovery_ms;      /* NEAR round period (60 s) */
-	unsigned fail_limit;        /* consecutive failures: down (3) */
-	uint64_t pktid_lifetime_ms; /* duplicate cache lifetime (300 s) */
-	unsigned pktid_cache;       /* duplicate cache entries (65536) */
-	unsigned max_answers;       /* AQUEs sent per received QUER (100) */
-	double flood_rate;          /* floods/s accepted per source IP (50) */
-	double flood_burst;         /* bucket size (200) */
-	unsigned max_oneshots;      /* outgoing one-shots at once (64) */
-	unsigned oneshot_queue;     /* waiting behind them (4096) */
-	unsigned max_searches;      /* pending collections (64) */
-	unsigned max_hits; /* distinct answers kept per search (10000) */
+	unsigned min_neighbours;   /* discover more below this (3) */
+	unsigned max_neighbours;   /* learned from ANEA at most (8) */
+	unsigned near_ttl;         /* originated NEAR (3) */
+	unsigned quer_ttl;         /* originated QUER (5) */
+	uint64_t near_window_ms;   /* ANEA collection (5 s) */
+	uint64_t search_window_ms; /* AQUE collection (10 s) */
+	uint64_t discovery_ms;     /* NEAR round period (60 s) */
+	struct flood_config flood; /* the bounds every flooding overlay has */
 };
 
 void gnutella_config_defaults(struct gnutella_config *c);

@@ -35,7 +35,6 @@ const struct config_key kazaa_config_keys[] = {
     {"files_per_child", "N", "files one peer may publish (default 100000)"},
     {"supe_ttl", "N", "TTL of the SUPEs this node sends (default 4)"},
     {"quer_ttl", "N", "TTL of the QUERs sent for a FIND (default 5)"},
-    {"max_forward_ttl", "N", "cap on forwarded TTLs (default 10)"},
     {"supe_window", "SECONDS", "ASUP collection window (default 5)"},
     {"find_window", "SECONDS",
 	"supernode: QUER answers collected for a FIND, under 25 (default 3)"},
@@ -49,18 +48,6 @@ const struct config_key kazaa_config_keys[] = {
 	"supernode: SUPE round to find friends (default 60)"},
     {"promote_after", "SECONDS",
 	"auto: uptime before promotion to supernode (default 600)"},
-    {"fail_limit", "N", "failed sends before a friend is down (default 3)"},
-    {"pktid_lifetime", "SECONDS", "duplicate Pktid memory (default 300)"},
-    {"pktid_cache", "N", "duplicate Pktids remembered (default 65536)"},
-    {"max_answers", "N", "AQUEs sent for one received QUER (default 100)"},
-    {"flood_rate", "N",
-	"SUPE/QUER accepted per second from one IP, 0 = no limit "
-	"(default 50)"},
-    {"flood_burst", "N", "burst of the flood rate (default 200)"},
-    {"max_oneshots", "N", "outgoing one-shots at once (default 64)"},
-    {"oneshot_queue", "N", "one-shots waiting (default 4096)"},
-    {"max_searches", "N", "FINDs and searches pending (default 64)"},
-    {"max_hits", "N", "copies kept per search (default 10000)"},
     {NULL, NULL, NULL},
 };
 
@@ -74,7 +61,6 @@ kazaa_config_defaults(struct kazaa_config *c)
 	c->files_per_child = 100000;
 	c->supe_ttl = 4;
 	c->quer_ttl = 5;
-	c->max_forward_ttl = 10;
 	c->supe_window_ms = 5000;
 	c->find_window_ms = 3000;
 	c->find_timeout_ms = 30000;
@@ -83,27 +69,15 @@ kazaa_config_defaults(struct kazaa_config *c)
 	c->probe_fails = 3;
 	c->friends_ms = 60000;
 	c->promote_after_ms = 600000;
-	c->fail_limit = 3;
-	c->pktid_lifetime_ms = 300000;
-	c->pktid_cache = 65536;
-	c->max_answers = 100;
-	c->flood_rate = 50;
-	c->flood_burst = 200;
-	c->max_oneshots = 64;
-	c->oneshot_queue = 4096;
-	c->max_searches = 64;
-	c->max_hits = 10000;
+	flood_config_defaults(&c->flood);
 }
 
-#define KZ_F(name, type, min, max)                                             \
-	{                                                                      \
-#name, type, offsetof(struct kazaa_config, name), min, max     \
-	}
-#define KZ_S(key, name, min, max)                                              \
-	{                                                                      \
-		key, CONF_SECONDS, offsetof(struct kazaa_config, name), min,   \
-		    max                                                        \
-	}
+/* clang-format off */
+#define KZ_F(name, type, min, max) \
+	{#name, type, offsetof(struct kazaa_config, name), min, max}
+#define KZ_S(key, name, min, max) \
+	{key, CONF_SECONDS, offsetof(struct kazaa_config, name), min, max}
+/* clang-format on */
 
 static const struct conf_field kz_fields[] = {
     KZ_F(max_friends, CONF_UINT, 0, 64),
@@ -111,15 +85,7 @@ static const struct conf_field kz_fields[] = {
     KZ_F(files_per_child, CONF_UINT, 1, 10000000),
     KZ_F(supe_ttl, CONF_UINT, 1, 99),
     KZ_F(quer_ttl, CONF_UINT, 1, 99),
-    KZ_F(max_forward_ttl, CONF_UINT, 1, 99),
     KZ_F(probe_fails, CONF_UINT, 1, 100),
-    KZ_F(fail_limit, CONF_UINT, 1, 100),
-    KZ_F(pktid_cache, CONF_UINT, 64, 1 << 22),
-    KZ_F(max_answers, CONF_UINT, 0, 10000),
-    KZ_F(max_oneshots, CONF_UINT, 1, 4096),
-    KZ_F(oneshot_queue, CONF_UINT, 1, 1 << 20),
-    KZ_F(max_searches, CONF_UINT, 1, 4096),
-    KZ_F(max_hits, CONF_UINT, 1, 1000000),
     KZ_S("supe_window", supe_window_ms, 0.001, 600),
     /* Existing peers give up on FIND after 25 s (course.md §7.2). */
     KZ_S("find_window", find_window_ms, 0.001, 24.999),
@@ -128,9 +94,6 @@ static const struct conf_field kz_fields[] = {
     KZ_S("probe_interval", probe_ms, 0.001, 86400),
     KZ_S("friends_interval", friends_ms, 0.001, 86400),
     KZ_S("promote_after", promote_after_ms, 0.001, 86400 * 365),
-    KZ_S("pktid_lifetime", pktid_lifetime_ms, 0.001, 86400),
-    KZ_F(flood_rate, CONF_DOUBLE, 0, 1e6),
-    KZ_F(flood_burst, CONF_DOUBLE, 1, 1e6),
     {NULL, CONF_UINT, 0, 0, 0},
 };
 
@@ -160,6 +123,7 @@ kazaa_config_set(struct kazaa_config *c, const char *key, const char *value,
     char *err, size_t errlen)
 {
 	char k[64];
+	int rc;
 
 	conf_key_norm(key, k, sizeof(k));
 	if (strcmp(k, "role") == 0) {
@@ -183,7 +147,11 @@ kazaa_config_set(struct kazaa_config *c, const char *key, const char *value,
 	if (strcmp(k, "friend") == 0)
 		return kz_config_addr(
 		    c->friends, &c->nfriends, "friend", value, err, errlen);
-	return conf_set_field(c, kz_fields, "kazaa", k, value, err, errlen);
+	rc = conf_set_field(c, kz_fields, "kazaa", k, value, err, errlen);
+	if (rc == 1)
+		rc = flood_config_set(
+		    &c->flood, "kazaa", k, value, err, errlen);
+	return rc;
 }
 
 /* -------------------------------------------------------------- timers */
@@ -219,25 +187,27 @@ int
 kz_flood_accept(
     struct overlay *k, const struct course_msg *m, const struct sockaddr *from)
 {
-	uint64_t now = uv_now(k->env.loop);
+	int supe = m->kind == COURSE_SUPE;
 
-	if (m->kind == COURSE_SUPE)
+	if (supe)
 		k->n.supe_received++;
 	else
 		k->n.quer_received++;
-	if (!flood_rate_allow(k->rate, from, now)) {
+	switch (
+	    flood_guard_check(&k->guard, m->pktid, from, uv_now(k->env.loop))) {
+	case FLOOD_NEW:
+		break;
+	case FLOOD_RATE:
 		k->n.rate_dropped++;
 		return 0;
-	}
-	if (pktid_cache_has(k->own, m->pktid, now)) {
+	case FLOOD_OWN:
 		k->n.own_dropped++;
 		return 0;
-	}
-	if (!pktid_cache_add(k->seen, m->pktid, now)) {
+	case FLOOD_DUP:
 		k->n.dup_dropped++;
 		return 0;
 	}
-	if (m->kind == COURSE_SUPE)
+	if (supe)
 		k->n.supe_handled++;
 	else
 		k->n.quer_handled++;
@@ -247,13 +217,7 @@ kz_flood_accept(
 void
 kz_new_pktid(struct overlay *k, char pktid[COURSE_PKTID_LEN])
 {
-	uint64_t v, now = uv_now(k->env.loop);
-
-	if (uv_random(NULL, NULL, &v, sizeof(v), 0, NULL) != 0)
-		v = uv_hrtime() ^ ((uint64_t)rand() << 32);
-	course_hex16(v, pktid);
-	pktid_cache_add(k->own, pktid, now);
-	pktid_cache_add(k->seen, pktid, now);
+	flood_guard_pktid(&k->guard, pktid, uv_now(k->env.loop));
 }
 
 static void
@@ -285,15 +249,7 @@ kz_encode_flood(struct overlay *k, enum course_kind kind,
     const char pktid[COURSE_PKTID_LEN], unsigned ttl, struct course_str term,
     char buf[COURSE_MSG_MAX])
 {
-	struct course_msg m;
-
-	memset(&m, 0, sizeof(m));
-	m.kind = kind;
-	memcpy(m.pktid, pktid, COURSE_PKTID_LEN);
-	m.peer = k->env.self;
-	m.ttl = ttl;
-	m.term = term;
-	return course_encode(&m, buf, COURSE_MSG_MAX);
+	return flood_encode(kind, pktid, &k->env.self, ttl, term, buf);
 }
 
 /* --------------------------------------------------------- collections */
@@ -361,7 +317,7 @@ kz_coll_new(struct overlay *k, enum course_kind answer, uint64_t window_ms,
 {
 	struct kz_coll *c;
 
-	if (k->ncolls >= k->cfg.max_searches)
+	if (k->ncolls >= k->cfg.flood.max_searches)
 		return NULL;
 	c = xcalloc(1, sizeof(*c));
 	c->k = k;
@@ -481,11 +437,9 @@ kz_start(const struct overlay_env *env, const void *conf, struct overlay **out)
 	k->cfg = *cfg;
 	k->started_ms = uv_now(env->loop);
 	k->auto_role = cfg->role == KAZAA_ROLE_AUTO;
-	k->seen = pktid_cache_new(cfg->pktid_cache, cfg->pktid_lifetime_ms);
-	k->own = pktid_cache_new(cfg->pktid_cache, cfg->pktid_lifetime_ms);
-	k->rate = flood_rate_new(cfg->flood_rate, cfg->flood_burst, 4096);
-	k->os = oneshot_new(
-	    env->loop, &env->dial, cfg->max_oneshots, cfg->oneshot_queue);
+	flood_guard_init(&k->guard, &cfg->flood);
+	k->os = oneshot_new(env->loop, &env->dial, cfg->flood.max_oneshots,
+	    cfg->flood.oneshot_queue);
 	for (size_t i = 0; i < sizeof(kz_kinds) / sizeof(kz_kinds[0]); i++)
 		request_server_on(env->rs, kz_kinds[i], kz_on_request, k);
 	if (cfg->role == KAZAA_ROLE_SUPERNODE)
@@ -512,9 +466,7 @@ kz_stop(struct overlay *k)
 	while (k->colls != NULL)
 		kz_coll_end(k->colls);
 	oneshot_free(k->os);
-	pktid_cache_free(k->seen);
-	pktid_cache_free(k->own);
-	flood_rate_free(k->rate);
+	flood_guard_release(&k->guard);
 	free(k);
 }
 

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "core/conf.h"
+#include "flood.h"
 
 #define KAZAA_MAX_CONFIGURED 64
 
@@ -35,7 +36,6 @@ struct kazaa_config {
 	unsigned files_per_child; /* ADFF per session (100000) */
 	unsigned supe_ttl;        /* originated SUPE (4) */
 	unsigned quer_ttl;        /* QUER for a FIND (5) */
-	unsigned max_forward_ttl; /* cap on forwarded TTLs (10) */
 	uint64_t supe_window_ms;  /* ASUP collection (5 s) */
 	uint64_t find_window_ms;  /* supernode FIND window (3 s, < 25 s) */
 	uint64_t find_timeout_ms; /* peer: FIND read deadline (30 s) */
@@ -43,15 +43,8 @@ struct kazaa_config {
 	uint64_t probe_ms;        /* supernode: probe silent children (60 s) */
 	unsigned probe_fails;     /* failed probes that drop a child (3) */
 	uint64_t friends_ms;      /* supernode: SUPE round for friends (60 s) */
-	uint64_t promote_after_ms;  /* auto: uptime before promotion (600 s) */
-	unsigned fail_limit;        /* failed sends before a friend is down */
-	uint64_t pktid_lifetime_ms; /* (300 s) */
-	unsigned pktid_cache;       /* (65536) */
-	unsigned max_answers;       /* AQUEs per received QUER (100) */
-	double flood_rate, flood_burst;       /* per source IP (50, 200) */
-	unsigned max_oneshots, oneshot_queue; /* (64, 4096) */
-	unsigned max_searches; /* FINDs and searches pending (64) */
-	unsigned max_hits;     /* copies kept per collection (10000) */
+	uint64_t promote_after_ms; /* auto: uptime before promotion (600 s) */
+	struct flood_config flood; /* shared bounds */
 };
 
 void kazaa_config_defaults(struct kazaa_config *c);

@@ -36,12 +36,11 @@ struct kz_counters {
 struct overlay {
 	struct overlay_env env;
 	struct kazaa_config cfg;
-	int auto_role;       /* role was "auto" */
-	int promoted;        /* auto node that became supernode */
-	struct kz_super *sn; /* supernode role, or NULL */
-	struct kz_peer *pr;  /* peer role, or NULL */
-	struct pktid_cache *seen, *own;
-	struct flood_rate *rate;
+	int auto_role;            /* role was "auto" */
+	int promoted;             /* auto node that became supernode */
+	struct kz_super *sn;      /* supernode role, or NULL */
+	struct kz_peer *pr;       /* peer role, or NULL */
+	struct flood_guard guard; /* rate, own and seen Pktids */
 	struct oneshot *os;
 	struct kz_coll *colls; /* pending answer collections */
 	unsigned ncolls;

@@ -489,8 +489,8 @@ kzp_on_supe(struct kz_peer *pr, struct conn *c, const struct course_msg *m)
 	    pr->state != KZP_JOINED || ttl <= 1)
 		return;
 	ttl--;
-	if (ttl > k->cfg.max_forward_ttl)
-		ttl = k->cfg.max_forward_ttl;
+	if (ttl > k->cfg.flood.max_forward_ttl)
+		ttl = k->cfg.flood.max_forward_ttl;
 	buf[80] = (char)('0' + ttl / 10);
 	buf[81] = (char)('0' + ttl % 10);
 	k->n.forwarded++;
@@ -630,7 +630,7 @@ kz_peer_search(struct kz_peer *pr, const struct overlay_search_opts *o,
 	}
 	for (pp = &pr->queue; *pp != NULL; pp = &(*pp)->next)
 		n++;
-	if (n >= pr->k->cfg.max_searches) {
+	if (n >= pr->k->cfg.flood.max_searches) {
 		snprintf(msg, msglen, "too many searches queued");
 		return WARREN_ELIMIT;
 	}
@@ -640,7 +640,7 @@ kz_peer_search(struct kz_peer *pr, const struct overlay_search_opts *o,
 	s->hit = hit;
 	s->done = done;
 	s->arg = arg;
-	hitset_init(&s->seen, pr->k->cfg.max_hits);
+	hitset_init(&s->seen, pr->k->cfg.flood.max_hits);
 	*pp = s; /* at the tail */
 	*out = s;
 	/* Never from inside search(): start on the next loop turn. */

@@ -398,7 +398,7 @@ kzs_find_start(struct kz_super *sn, struct course_str term, uint64_t window_ms,
 	f->tag.is_super = 1;
 	f->sn = sn;
 	f->c = c;
-	hitset_init(&f->copies, k->cfg.max_hits);
+	hitset_init(&f->copies, k->cfg.flood.max_hits);
 	f->coll = kz_coll_new(
 	    k, COURSE_AQUE, window_ms, kzs_on_aque, kzs_find_end, f);
 	if (f->coll == NULL) {
@@ -514,7 +514,7 @@ kzs_answer_one(struct kzs_answer *a, const char *md5, const char *name,
 {
 	struct course_msg r;
 
-	if (a->sent >= a->sn->k->cfg.max_answers)
+	if (a->sent >= a->sn->k->cfg.flood.max_answers)
 		return;
 	memset(&r, 0, sizeof(r));
 	r.kind = COURSE_AQUE;
@@ -572,13 +572,14 @@ kzs_on_flood(struct kz_super *sn, struct conn *c, const struct course_msg *m)
 	} else {
 		struct kzs_answer an = {sn, &q, 0};
 
-		index_find(sn->ix, q.term, k->cfg.max_answers, KZS_MAX_COPIES,
-		    kzs_answer_indexed, &an);
+		index_find(sn->ix, q.term, k->cfg.flood.max_answers,
+		    KZS_MAX_COPIES, kzs_answer_indexed, &an);
 		library_foreach(k->env.lib, kzs_answer_own, &an);
 	}
 	/* Never to children: only friends get floods. */
-	peerset_flood(&sn->friends, raw, len, q.ttl, k->cfg.max_forward_ttl,
-	    &q.peer, (struct sockaddr *)&from, kzs_friend_send, sn);
+	peerset_flood(&sn->friends, raw, len, q.ttl,
+	    k->cfg.flood.max_forward_ttl, &q.peer, (struct sockaddr *)&from,
+	    kzs_friend_send, sn);
 }
 
 void
@@ -751,8 +752,8 @@ kz_super_new(struct overlay *k)
 		return NULL;
 	}
 	free(path);
-	peerset_init(
-	    &sn->friends, k->env.loop, "kazaa: friend", k->cfg.fail_limit);
+	peerset_init(&sn->friends, k->env.loop, "kazaa: friend",
+	    k->cfg.flood.fail_limit);
 	for (unsigned i = 0; i < k->cfg.nfriends; i++) {
 		struct course_peer p;
 
