@@ -413,3 +413,48 @@ def test_peer_survives_lying_afin(net):
         assert p.proc.poll() is None
     finally:
         s.close()
+
+
+def test_library_changes_follow_and_dead_children_are_dropped(net):
+    sn = supernode(net, "s", (), "--kazaa-probe-interval", "0.5",
+                   "--kazaa-probe-fails", "2")
+    p = peer(net, "p", [sn.addr])
+    q = peer(net, "q", [sn.addr])
+    wait_until(lambda: joined(p, sn) and joined(q, sn), 20, "joined")
+    # A file added to the shared folder is published (ADFF), a file
+    # removed is withdrawn (DEFF).
+    md5 = make_file(os.path.join(p.share, "late_arrival.txt"), 4000, seed=8)
+    wait_until(lambda: [h["md5"] for h in search(q, "late")] == [md5], 20, "ADFF")
+    os.unlink(os.path.join(p.share, "late_arrival.txt"))
+    wait_until(lambda: kstat(sn)["index"]["files"] == 0, 20, "DEFF")
+    assert search(q, "late") == []
+    # A peer that dies without LOGO is probed and dropped with its files.
+    make_file(os.path.join(q.share, "orphan.bin"), 3000, seed=9)
+    wait_until(lambda: kstat(sn)["index"]["files"] == 1, 20, "ADFF of q")
+    q.kill()
+    wait_until(lambda: kstat(sn)["index"]["children"] == 1 and
+               kstat(sn)["index"]["files"] == 0, 20, "the dead child dropped")
+    assert kstat(sn)["counters"]["children_dropped"] == 1
+
+
+def test_concurrent_finds_do_not_mix(net):
+    sn = supernode(net, "s", (), "--kazaa-find-window", "1.5")
+    sids = []
+    for name, md5 in ((b"alpha.txt", b"a" * 32), (b"beta.txt", b"b" * 32)):
+        ip = next_ipv4()
+        sid = request(sn.addr, b"LOGI" + ipp2p(ip) + b"06000", src_ip=ip)[4:]
+        oneshot(sn.addr, b"ADFF" + sid + md5 + name.ljust(100))
+        sids.append(sid)
+    wait_until(lambda: kstat(sn)["index"]["files"] == 2, 10, "ADFF")
+    out = {}
+
+    def find(i, term):
+        out[i] = request(sn.addr, b"FIND" + sids[i] + term.ljust(20), timeout=10)
+    ts = [threading.Thread(target=find, args=(0, b"alpha")),
+          threading.Thread(target=find, args=(1, b"beta"))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert out[0][:7] == b"AFIN001" and out[0][7:39] == b"a" * 32
+    assert out[1][:7] == b"AFIN001" and out[1][7:39] == b"b" * 32
