@@ -16,6 +16,7 @@
 #include "core/xmalloc.h"
 #include "kazaa_int.h"
 #include "net/conn.h"
+#include "sprobe.h"
 #include "store/index.h"
 #include "store/library.h"
 #include "warren/error.h"
@@ -48,30 +49,13 @@ struct overlay_search {
 	struct overlay_search *next;
 };
 
-/* A liveness probe of a child, in flight. */
-struct kzs_probe {
-	struct kz_super *sn; /* NULL once the supernode is gone */
-	char id[COURSE_SESSION_LEN];
-	struct dial *d;
-	struct kzs_probe *next;
-};
-
-/* Failed probes so far, per session. */
-struct kzs_fail {
-	char id[COURSE_SESSION_LEN];
-	unsigned fails;
-};
-
 struct kz_super {
 	struct overlay *k;
 	struct index *ix;
 	struct peerset friends;
 	uv_timer_t *friends_timer; /* SUPE rounds */
-	uv_timer_t *probe_timer;   /* children liveness */
+	struct sprobe *probe;      /* children liveness */
 	struct overlay_search *finds;
-	struct kzs_probe *probes;
-	struct kzs_fail *fails;
-	unsigned nfails, failcap;
 };
 
 /* ------------------------------------------------------------ friends */
@@ -628,110 +612,17 @@ kz_super_on_request(
 
 /* ------------------------------------------------------ child probes */
 
-static struct kzs_fail *
-kzs_fail_get(struct kz_super *sn, const char id[COURSE_SESSION_LEN])
-{
-	for (unsigned i = 0; i < sn->nfails; i++)
-		if (memcmp(sn->fails[i].id, id, COURSE_SESSION_LEN) == 0)
-			return &sn->fails[i];
-	if (sn->nfails == sn->failcap) {
-		sn->failcap = sn->failcap ? sn->failcap * 2 : 16;
-		sn->fails = xreallocarray(
-		    sn->fails, sn->failcap, sizeof(*sn->fails));
-	}
-	memset(&sn->fails[sn->nfails], 0, sizeof(sn->fails[0]));
-	memcpy(sn->fails[sn->nfails].id, id, COURSE_SESSION_LEN);
-	return &sn->fails[sn->nfails++];
-}
-
 static void
-kzs_fail_clear(struct kz_super *sn, const char id[COURSE_SESSION_LEN])
+kzs_child_dropped(void *arg, const struct course_peer *peer, int links)
 {
-	for (unsigned i = 0; i < sn->nfails; i++) {
-		if (memcmp(sn->fails[i].id, id, COURSE_SESSION_LEN) == 0) {
-			sn->fails[i] = sn->fails[--sn->nfails];
-			return;
-		}
-	}
-}
+	struct kz_super *sn = arg;
+	char label[ADDR_STRLEN];
 
-static void
-kzs_probe_done(void *arg, struct conn *c, int status)
-{
-	struct kzs_probe *p = arg, **pp;
-	struct kz_super *sn = p->sn;
-
-	if (c != NULL)
-		conn_close(c, 0);
-	if (sn != NULL) {
-		for (pp = &sn->probes; *pp != NULL; pp = &(*pp)->next) {
-			if (*pp == p) {
-				*pp = p->next;
-				break;
-			}
-		}
-		if (status == 0) {
-			index_touch(sn->ix, p->id, uv_now(sn->k->env.loop));
-			kzs_fail_clear(sn, p->id);
-		} else if (++kzs_fail_get(sn, p->id)->fails >=
-		    sn->k->cfg.probe_fails) {
-			struct course_peer peer;
-			char label[ADDR_STRLEN] = "?";
-
-			if (index_session(sn->ix, p->id, &peer) == 0)
-				peer_label(&peer, label, sizeof(label));
-			log_info("kazaa: child %s does not answer: dropping "
-				 "it and its files",
-			    label);
-			index_logout(sn->ix, p->id);
-			kzs_fail_clear(sn, p->id);
-			sn->k->n.children_dropped++;
-		}
-	}
-	free(p);
-}
-
-struct kzs_probe_ctx {
-	struct kz_super *sn;
-	uint64_t now;
-};
-
-static void
-kzs_probe_session(void *arg, const char id[COURSE_SESSION_LEN],
-    const struct course_peer *peer, uint64_t last_ms)
-{
-	struct kzs_probe_ctx *ctx = arg;
-	struct kz_super *sn = ctx->sn;
-	struct download_source src;
-	struct kzs_probe *p;
-
-	if (ctx->now - last_ms < sn->k->cfg.probe_ms)
-		return;
-	for (p = sn->probes; p != NULL; p = p->next)
-		if (memcmp(p->id, id, COURSE_SESSION_LEN) == 0)
-			return; /* one at a time */
-	peer_source(peer, &src);
-	p = xcalloc(1, sizeof(*p));
-	p->sn = sn;
-	memcpy(p->id, id, COURSE_SESSION_LEN);
-	if (src.naddrs == 0) {
-		kzs_probe_done(p, NULL, WARREN_EFIELD);
-		return;
-	}
-	p->next = sn->probes;
-	sn->probes = p;
-	/* Connect and close: the peer serves RETR on its main port. */
-	p->d = dial_start(sn->k->env.loop, src.addrs, src.naddrs,
-	    &sn->k->env.dial, kzs_probe_done, p);
-}
-
-static void
-kzs_probe_timer(uv_timer_t *t)
-{
-	struct kz_super *sn = t->data;
-	struct kzs_probe_ctx ctx = {sn, uv_now(sn->k->env.loop)};
-
-	index_foreach_session(sn->ix, kzs_probe_session, &ctx);
+	peer_label(peer, label, sizeof(label));
+	log_info("kazaa: child %s does not answer: dropped with its %d "
+		 "file%s",
+	    label, links, links == 1 ? "" : "s");
+	sn->k->n.children_dropped++;
 }
 
 /* ----------------------------------------------------------- lifecycle */
@@ -742,7 +633,6 @@ kz_super_new(struct overlay *k)
 	struct kz_super *sn = xcalloc(1, sizeof(*sn));
 	struct index_limits lim = {k->cfg.max_children, k->cfg.files_per_child};
 	char *path = xasprintf("%s/kazaa-supernode.db", k->env.data_dir);
-	uint64_t probe_every = k->cfg.probe_ms / 2 ? k->cfg.probe_ms / 2 : 1;
 
 	sn->k = k;
 	if (index_open(path, 1, &lim, &sn->ix) != 0) {
@@ -764,9 +654,8 @@ kz_super_new(struct overlay *k)
 	sn->friends_timer = kz_timer_new(k->env.loop, sn);
 	uv_timer_start(
 	    sn->friends_timer, kzs_friends_round, 0, k->cfg.friends_ms);
-	sn->probe_timer = kz_timer_new(k->env.loop, sn);
-	uv_timer_start(
-	    sn->probe_timer, kzs_probe_timer, probe_every, probe_every);
+	sn->probe = sprobe_new(k->env.loop, sn->ix, &k->env.dial,
+	    k->cfg.probe_ms, k->cfg.probe_fails, kzs_child_dropped, sn);
 	log_info("kazaa: supernode with %u friend%s", sn->friends.n,
 	    sn->friends.n == 1 ? "" : "s");
 	return sn;
@@ -786,16 +675,11 @@ kz_super_free(struct kz_super *sn)
 		}
 		kzs_find_free(f);
 	}
-	for (struct kzs_probe *p = sn->probes; p != NULL; p = p->next) {
-		p->sn = NULL;
-		dial_cancel(p->d);
-	}
+	sprobe_free(sn->probe);
 	kz_coll_end_owner(sn->k, sn);
 	kz_timer_free(sn->friends_timer);
-	kz_timer_free(sn->probe_timer);
 	peerset_release(&sn->friends);
 	index_close(sn->ix);
-	free(sn->fails);
 	free(sn);
 }
 
