@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "directory/directory.h"
 #include "node/config.h"
 
 void
@@ -41,6 +42,15 @@ cli_help(FILE *f, const struct cli_cmd *cmd)
 				fprintf(f, "    %-21s %-10s %s\n", "config",
 				    "FILE", "INI file to read (flag only)");
 		}
+	}
+	if (strcmp(cmd->name, "directory") == 0) {
+		fprintf(f,
+		    "\nSETTINGS (name = value in [directory], or flag "
+		    "--name-with-dashes)\n");
+		for (const struct config_key *k = directory_config_keys;
+		     k->name; k++)
+			fprintf(f, "    %-21s %-10s %s\n", k->name, k->arg,
+			    k->help);
 	}
 	fprintf(f, "\nEXIT STATUS\n    0 success, 1 failure, 2 usage error.\n");
 }

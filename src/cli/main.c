@@ -154,6 +154,21 @@ static const char cancel_help[] =
     "  --json             the node's reply\n"
     "  -S, --socket PATH  control socket of the node\n";
 
+static const char directory_help[] =
+    "Run the central directory of the napster overlay in the foreground:\n"
+    "the course directory protocol (LOGI, ADDF, DELF, FIND, DREG, LOGO;\n"
+    "course.md section 5) on --listen (default [::]:3000), over one SQLite\n"
+    "database (data_dir/directory.db, WAL). Sessions, files and download\n"
+    "counters survive a restart or a kill -9. Logged-in peers that stop\n"
+    "answering on their port are probed and dropped with their files.\n"
+    "Stops on Ctrl-C or SIGTERM.\n"
+    "\n"
+    "Settings come from --config FILE ([directory] section) and flags,\n"
+    "which win; every setting below is also a flag (--max-results 50).\n"
+    "\n"
+    "Example:\n"
+    "  warren directory --listen 127.0.0.1:3000 --data-dir /var/lib/dir\n";
+
 static const char help_help[] =
     "Without an argument, list the commands. With one, show its page.\n";
 
@@ -162,6 +177,10 @@ const struct cli_cmd cli_cmds[] = {
 	"warren node [--config FILE] [--listen ADDR:PORT]... [--share DIR] "
 	"[settings...]",
 	node_help},
+    {"directory", cmd_directory, "run the central directory (foreground)",
+	"warren directory [--config FILE] [--listen ADDR:PORT]... "
+	"[settings...]",
+	directory_help},
     {"search", cmd_search, "search the overlays for files",
 	"warren search [--json] [--window SECONDS] [--ttl N] [--overlay "
 	"NAME] TERM",

@@ -1,0 +1,553 @@
+/*
+ * warren directory: the course directory protocol (course.md §5) over the
+ * SQLite index of store/index.h. Every request is one transaction: a
+ * rejected request changes nothing, and everything committed survives a
+ * kill -9 (WAL). Sessions survive a restart too; peers that are gone are
+ * found by the liveness probes and dropped with their files.
+ */
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/addr.h"
+#include "core/xmalloc.h"
+#include "directory.h"
+#include "net/conn.h"
+#include "net/request.h"
+#include "overlay/flood.h"
+#include "overlay/peerset.h"
+#include "overlay/sprobe.h"
+#include "store/index.h"
+#include "warren/error.h"
+#include "wire/course.h"
+
+/* ------------------------------------------------------------- config */
+
+const struct config_key directory_config_keys[] = {
+    {"listen", "ADDR:PORT",
+	"course directory protocol port (repeatable; default [::]:3000, "
+	"dual-stack)"},
+    {"data_dir", "DIR",
+	"where directory.db lives (default $XDG_DATA_HOME/warren/directory)"},
+    {"max_sessions", "N", "peers logged in at once (default 10000)"},
+    {"files_per_session", "N", "files one peer may add (default 100000)"},
+    {"max_results", "N", "md5 entries in one FIND answer (default 100)"},
+    {"max_connections", "N", "simultaneous connections (default 1024)"},
+    {"probe_interval", "SECONDS",
+	"a logged-in peer silent this long is probed on its port "
+	"(default 60)"},
+    {"probe_fails", "N",
+	"failed probes before a peer and its files are dropped "
+	"(default 3)"},
+    {"search_rate", "N", "FINDs per second from one address (default 10)"},
+    {"search_burst", "N", "burst of the search rate (default 20)"},
+    {"request_timeout", "SECONDS", "accept to full request (default 10)"},
+    {"connect_timeout", "SECONDS", "per probe address (default 5)"},
+    {"log_level", "LEVEL", "error, warn, info or debug (default info)"},
+    {NULL, NULL, NULL},
+};
+
+/* clang-format off */
+#define DIR_F(name, type, min, max) \
+	{#name, type, offsetof(struct directory_config, name), min, max}
+#define DIR_S(key, name, min, max) \
+	{key, CONF_SECONDS, offsetof(struct directory_config, name), min, max}
+/* clang-format on */
+
+static const struct conf_field dir_fields[] = {
+    DIR_F(max_sessions, CONF_UINT, 1, 1000000),
+    DIR_F(files_per_session, CONF_UINT, 1, 10000000),
+    DIR_F(max_results, CONF_UINT, 1, 999),
+    {"max_connections", CONF_UINT, offsetof(struct directory_config, max_conns),
+	1, 16384},
+    DIR_F(probe_fails, CONF_UINT, 1, 100),
+    DIR_F(search_rate, CONF_DOUBLE, 0, 1e6),
+    DIR_F(search_burst, CONF_DOUBLE, 1, 1e6),
+    DIR_S("probe_interval", probe_ms, 0.001, 86400),
+    DIR_S("request_timeout", request_timeout_ms, 0.001, 600),
+    DIR_S("connect_timeout", connect_timeout_ms, 0.001, 600),
+    {NULL, CONF_UINT, 0, 0, 0},
+};
+
+void
+directory_config_defaults(struct directory_config *c)
+{
+	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
+
+	memset(c, 0, sizeof(*c));
+	c->data_dir = xdg && xdg[0] == '/'
+	    ? xasprintf("%s/warren/directory", xdg)
+	    : xasprintf(
+		  "%s/.local/share/warren/directory", home ? home : "/tmp");
+	addr_parse("[::]:3000", 0, &c->listen[0]);
+	c->nlisten = 1;
+	c->max_sessions = 10000;
+	c->files_per_session = 100000;
+	c->max_results = 100;
+	c->max_conns = 1024;
+	c->probe_ms = 60000;
+	c->probe_fails = 3;
+	c->search_rate = 10;
+	c->search_burst = 20;
+	c->request_timeout_ms = 10000;
+	c->connect_timeout_ms = 5000;
+	c->log_level = LOG_LEVEL_INFO;
+}
+
+int
+directory_config_set(struct directory_config *c, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	char k[64];
+	int rc;
+
+	conf_key_norm(key, k, sizeof(k));
+	if (strcmp(k, "listen") == 0) {
+		if (!c->listen_set) {
+			c->nlisten = 0;
+			c->listen_set = 1;
+		}
+		if (c->nlisten == DIRECTORY_MAX_LISTEN ||
+		    addr_parse(value, 0, &c->listen[c->nlisten]) != 0) {
+			snprintf(err, errlen,
+			    "listen: '%s' is not ADDR:PORT (at most %d)", value,
+			    DIRECTORY_MAX_LISTEN);
+			return -1;
+		}
+		c->nlisten++;
+		return 0;
+	}
+	if (strcmp(k, "data_dir") == 0) {
+		free(c->data_dir);
+		c->data_dir = xstrdup(value);
+		return 0;
+	}
+	if (strcmp(k, "log_level") == 0) {
+		if (log_parse_level(value, &c->log_level) != 0) {
+			snprintf(err, errlen,
+			    "log_level: '%s' is not error, warn, info or debug",
+			    value);
+			return -1;
+		}
+		return 0;
+	}
+	rc = conf_set_field(c, dir_fields, "directory", k, value, err, errlen);
+	if (rc == 1)
+		snprintf(err, errlen, "unknown setting '%s'", key);
+	return rc == 0 ? 0 : -1;
+}
+
+struct dir_ini {
+	struct directory_config *c;
+	char msg[256];
+	int failed;
+};
+
+static int
+dir_ini_handler(
+    void *user, const char *section, const char *name, const char *value)
+{
+	struct dir_ini *ctx = user;
+
+	if (strcmp(section, "directory") != 0)
+		return 1; /* the node's sections may share the file */
+	if (directory_config_set(
+		ctx->c, name, value, ctx->msg, sizeof(ctx->msg)) != 0) {
+		ctx->failed = 1;
+		return 0;
+	}
+	return 1;
+}
+
+int
+directory_config_load(
+    struct directory_config *c, const char *path, char *err, size_t errlen)
+{
+	struct dir_ini ctx = {c, "", 0};
+	int rc = ini_parse(path, dir_ini_handler, &ctx);
+
+	if (rc == -1) {
+		snprintf(err, errlen, "cannot read config file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s line %d: %s", path, rc,
+		    ctx.msg[0] ? ctx.msg : "syntax error");
+		return -1;
+	}
+	free(c->config_path);
+	c->config_path = xstrdup(path);
+	return 0;
+}
+
+int
+directory_config_finish(struct directory_config *c, char *err, size_t errlen)
+{
+	char cwd[PATH_MAX];
+
+	if (c->data_dir[0] != '/') {
+		char *p;
+
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			snprintf(err, errlen, "data_dir: cannot resolve %s",
+			    c->data_dir);
+			return -1;
+		}
+		p = xasprintf("%s/%s", cwd, c->data_dir);
+		free(c->data_dir);
+		c->data_dir = p;
+	}
+	return 0;
+}
+
+void
+directory_config_release(struct directory_config *c)
+{
+	free(c->config_path);
+	free(c->data_dir);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ------------------------------------------------------------- server */
+
+/* Starts with "Busy" so that clients classify it as busy (§2.7). */
+#define DIR_SAY_SEARCHES "Busy: too many searches, try again later."
+
+struct directory {
+	uv_loop_t *loop;
+	struct directory_config *cfg;
+	struct index *ix;
+	struct request_server *rs;
+	struct sprobe *probe;
+	struct flood_rate *searches; /* FINDs per source address */
+	uv_signal_t sigint, sigterm;
+	uint64_t dropped; /* peers dropped by the probes */
+};
+
+static void
+dir_reply(struct conn *c, enum course_kind kind, unsigned long count)
+{
+	struct course_msg r;
+	char buf[COURSE_MSG_MAX];
+	int len;
+
+	memset(&r, 0, sizeof(r));
+	r.kind = kind;
+	r.count = count;
+	len = course_encode(&r, buf, sizeof(buf));
+	conn_write_close(c, buf, (size_t)len);
+}
+
+static void
+dir_say(struct conn *c, const char *sentence)
+{
+	conn_write_close(c, sentence, strlen(sentence));
+}
+
+static unsigned long
+dir_cap(long v, unsigned long max)
+{
+	return v < 0 ? 0 : (unsigned long)v > max ? max : (unsigned long)v;
+}
+
+/* The AFIN of a FIND, built as index_find() reports (file, owner). */
+struct dir_afin {
+	uint8_t *buf;
+	size_t len, cap;
+	size_t entry_at; /* offset of the current entry's #copy field */
+	char md5[COURSE_MD5_LEN + 1];
+	unsigned nmd5, ncopies;
+};
+
+static void
+dir_afin_put(struct dir_afin *a, const void *p, size_t n)
+{
+	if (a->len + n > a->cap) {
+		a->cap = (a->len + n) * 2;
+		a->buf = xrealloc(a->buf, a->cap);
+	}
+	memcpy(a->buf + a->len, p, n);
+	a->len += n;
+}
+
+/* Rewrite the current entry's #copy now that its copies are counted. */
+static void
+dir_afin_close_entry(struct dir_afin *a)
+{
+	char num[4];
+
+	if (a->nmd5 == 0)
+		return;
+	snprintf(num, sizeof(num), "%03u", a->ncopies);
+	memcpy(a->buf + a->entry_at, num, 3);
+}
+
+static void
+dir_afin_add(void *arg, const char *md5, const char *name, size_t name_len,
+    const struct course_peer *owner)
+{
+	struct dir_afin *a = arg;
+	uint8_t tmp[COURSE_AFIN_ENTRY_LEN];
+
+	if (a->nmd5 == 0 || strcmp(a->md5, md5) != 0) {
+		struct course_str n = {name, name_len};
+
+		dir_afin_close_entry(a);
+		if (course_encode_afin_entry(md5, n, 1, tmp, sizeof(tmp)) <= 0)
+			return;
+		memcpy(a->md5, md5, sizeof(a->md5));
+		a->entry_at = a->len + COURSE_MD5_LEN + COURSE_NAME_LEN;
+		dir_afin_put(a, tmp, COURSE_AFIN_ENTRY_LEN);
+		a->nmd5++;
+		a->ncopies = 0;
+	}
+	if (course_encode_afin_copy(owner, tmp, sizeof(tmp)) <= 0)
+		return;
+	dir_afin_put(a, tmp, COURSE_AFIN_COPY_LEN);
+	a->ncopies++;
+}
+
+static void
+dir_find(struct directory *d, struct conn *c, const struct course_msg *m)
+{
+	struct dir_afin a;
+	char head[COURSE_AFIN_HEAD_LEN];
+
+	if (!flood_rate_allow(
+		d->searches, (struct sockaddr *)&c->peer, uv_now(d->loop))) {
+		dir_say(c, DIR_SAY_SEARCHES);
+		return;
+	}
+	memset(&a, 0, sizeof(a));
+	dir_afin_put(&a, "AFIN000", COURSE_AFIN_HEAD_LEN);
+	index_find(d->ix, m->term, d->cfg->max_results, 999, dir_afin_add, &a);
+	dir_afin_close_entry(&a);
+	course_encode_afin_head(a.nmd5, head, sizeof(head));
+	memcpy(a.buf, head, sizeof(head));
+	conn_write_close(c, a.buf, a.len);
+	free(a.buf);
+}
+
+static void
+dir_on_request(void *arg, struct conn *c, const struct course_msg *m)
+{
+	static const char refused[] = "ALGI0000000000000000";
+	struct directory *d = arg;
+	struct course_peer who;
+	char reply[COURSE_KIND_LEN + COURSE_SESSION_LEN];
+	int created, rc;
+
+	if (m->kind == COURSE_LOGI) {
+		if (index_login(d->ix, &m->peer, uv_now(d->loop),
+			reply + COURSE_KIND_LEN, &created) != 0) {
+			conn_write_close(c, refused, sizeof(refused) - 1);
+			return;
+		}
+		if (created) {
+			char label[ADDR_STRLEN];
+
+			peer_label(&m->peer, label, sizeof(label));
+			log_info("directory: %s logged in", label);
+		}
+		memcpy(reply, "ALGI", COURSE_KIND_LEN);
+		conn_write_close(c, reply, sizeof(reply));
+		return;
+	}
+	if (index_session(d->ix, m->session, &who) != 0) {
+		dir_say(c, COURSE_SAY_UNAUTHORIZED);
+		return;
+	}
+	index_touch(d->ix, m->session, uv_now(d->loop));
+	switch (m->kind) {
+	case COURSE_ADDF:
+		rc = index_add(
+		    d->ix, m->session, m->md5, m->name.ptr, m->name.len);
+		if (rc > 0)
+			dir_reply(c, COURSE_AADD, dir_cap(rc, 999));
+		else if (rc == WARREN_ELIMIT)
+			dir_say(c, COURSE_SAY_FAILED);
+		else
+			dir_say(c, COURSE_SAY_INVALID);
+		return;
+	case COURSE_DELF:
+		rc = index_del(d->ix, m->session, m->md5);
+		if (rc == INDEX_NOT_OWNED)
+			dir_reply(c, COURSE_ADEL, 999);
+		else if (rc >= 0)
+			dir_reply(c, COURSE_ADEL, dir_cap(rc, 998));
+		else
+			dir_say(c, COURSE_SAY_FAILED);
+		return;
+	case COURSE_FIND:
+		dir_find(d, c, m);
+		return;
+	case COURSE_DREG:
+		dir_reply(
+		    c, COURSE_ADRE, dir_cap(index_dreg(d->ix, m->md5), 99999));
+		return;
+	case COURSE_LOGO:
+		rc = index_logout(d->ix, m->session);
+		if (rc < 0)
+			dir_say(c, COURSE_SAY_UNAUTHORIZED);
+		else
+			dir_reply(c, COURSE_ALGO, dir_cap(rc, 999));
+		return;
+	default:
+		conn_close(c, 0);
+		return;
+	}
+}
+
+static void
+dir_dropped(void *arg, const struct course_peer *peer, int links)
+{
+	struct directory *d = arg;
+	char label[ADDR_STRLEN];
+
+	peer_label(peer, label, sizeof(label));
+	log_info("directory: %s does not answer: dropped with its %d file%s",
+	    label, links, links == 1 ? "" : "s");
+	d->dropped++;
+}
+
+static void
+dir_stop(struct directory *d)
+{
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	sprobe_free(d->probe);
+	d->probe = NULL;
+	request_server_free(d->rs);
+	d->rs = NULL;
+}
+
+static void
+dir_signal(uv_signal_t *s, int signum)
+{
+	struct directory *d = s->data;
+
+	log_info("signal %d: stopping", signum);
+	dir_stop(d);
+}
+
+static int
+dir_mkdirs(const char *path)
+{
+	char *p = xstrdup(path);
+	int err = 0;
+
+	for (char *s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) != 0 && errno != EEXIST)
+			err = -errno;
+		*s = '/';
+	}
+	if (err == 0 && mkdir(p, 0700) != 0 && errno != EEXIST)
+		err = -errno;
+	free(p);
+	return err;
+}
+
+static int
+dir_start(struct directory *d)
+{
+	const enum course_kind kinds[] = {COURSE_LOGI, COURSE_ADDF, COURSE_DELF,
+	    COURSE_FIND, COURSE_DREG, COURSE_LOGO};
+	struct index_limits lim = {
+	    d->cfg->max_sessions, d->cfg->files_per_session};
+	struct dial_opts dial;
+	char *path, a[ADDR_STRLEN];
+	int err;
+
+	if ((err = dir_mkdirs(d->cfg->data_dir)) != 0) {
+		log_error(
+		    "cannot create %s: %s", d->cfg->data_dir, strerror(-err));
+		return -1;
+	}
+	path = xasprintf("%s/directory.db", d->cfg->data_dir);
+	err = index_open(path, 0, &lim, &d->ix);
+	if (err != 0) {
+		log_error("cannot open the directory database %s", path);
+		free(path);
+		return -1;
+	}
+	log_info("directory database %s", path);
+	free(path);
+	d->searches = flood_rate_new(
+	    d->cfg->search_rate, d->cfg->search_burst, 4096);
+	d->rs = request_server_new(
+	    d->loop, d->cfg->request_timeout_ms, (int)d->cfg->max_conns);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		request_server_on(d->rs, kinds[i], dir_on_request, d);
+	for (unsigned i = 0; i < d->cfg->nlisten; i++) {
+		const struct sockaddr *sa =
+		    (const struct sockaddr *)&d->cfg->listen[i];
+
+		addr_format(sa, a, sizeof(a));
+		if ((err = request_server_listen(d->rs, sa)) != 0) {
+			log_error("cannot listen on %s: %s%s", a,
+			    uv_strerror(err),
+			    err == UV_EADDRINUSE ? " (pick another port "
+						   "with --listen)"
+						 : "");
+			return -1;
+		}
+		addr_format(request_server_addr(d->rs, i), a, sizeof(a));
+		log_info("course directory protocol on %s", a);
+	}
+	memset(&dial, 0, sizeof(dial));
+	dial.timeout_ms = d->cfg->connect_timeout_ms;
+	d->probe = sprobe_new(d->loop, d->ix, &dial, d->cfg->probe_ms,
+	    d->cfg->probe_fails, dir_dropped, d);
+	uv_signal_start(&d->sigint, dir_signal, SIGINT);
+	uv_signal_start(&d->sigterm, dir_signal, SIGTERM);
+	return 0;
+}
+
+static void
+dir_walk_close(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int
+directory_run(struct directory_config *cfg)
+{
+	struct directory d;
+	uv_loop_t loop;
+	int rc = 0;
+
+	memset(&d, 0, sizeof(d));
+	log_set_level(cfg->log_level);
+	uv_loop_init(&loop);
+	d.loop = &loop;
+	d.cfg = cfg;
+	uv_signal_init(&loop, &d.sigint);
+	uv_signal_init(&loop, &d.sigterm);
+	d.sigint.data = d.sigterm.data = &d;
+	if (dir_start(&d) != 0) {
+		rc = 1;
+		dir_stop(&d);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_walk(&loop, dir_walk_close, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_loop_close(&loop);
+	flood_rate_free(d.searches);
+	if (d.ix != NULL)
+		index_close(d.ix);
+	if (rc == 0)
+		log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,53 @@
+/*
+ * directory.h: `warren directory`, the Napster-style central directory.
+ * One process, one SQLite database (WAL) holding the sessions, files and
+ * owners of peers that speak the course directory protocol (course.md §5).
+ * Logged-in peers that stop answering on their main port are dropped with
+ * their files (sprobe.h), so a crashed client does not stay listed.
+ */
+#ifndef WARREN_DIRECTORY_DIRECTORY_H
+#define WARREN_DIRECTORY_DIRECTORY_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/conf.h"
+#include "core/log.h"
+
+#define DIRECTORY_MAX_LISTEN 8
+
+struct directory_config {
+	char *config_path;
+	char *data_dir; /* directory.db lives here */
+	struct sockaddr_storage listen[DIRECTORY_MAX_LISTEN]; /* course */
+	unsigned nlisten;
+	int listen_set;             /* listen given: replaces the default */
+	unsigned max_sessions;      /* live sessions (10000) */
+	unsigned files_per_session; /* ADDF per session (100000) */
+	unsigned max_results;       /* md5 entries per FIND (100) */
+	unsigned max_conns;         /* simultaneous connections (1024) */
+	uint64_t probe_ms;          /* silence before a peer is probed (60 s) */
+	unsigned probe_fails;       /* failed probes that drop it (3) */
+	double search_rate;         /* FINDs per second per address (10) */
+	double search_burst;        /* (20) */
+	uint64_t request_timeout_ms; /* accept to full request (10 s) */
+	uint64_t connect_timeout_ms; /* probes (5 s) */
+	enum log_level log_level;
+};
+
+void directory_config_defaults(struct directory_config *c);
+/* A key of [directory] or its flag: 0, or -1 with err. */
+int directory_config_set(struct directory_config *c, const char *key,
+    const char *value, char *err, size_t errlen);
+int directory_config_load(
+    struct directory_config *c, const char *path, char *err, size_t errlen);
+/* Absolute paths, defaults; 0 or -1 with err. */
+int
+directory_config_finish(struct directory_config *c, char *err, size_t errlen);
+void directory_config_release(struct directory_config *c);
+extern const struct config_key directory_config_keys[];
+
+/* Run until SIGINT/SIGTERM; the process exit code. */
+int directory_run(struct directory_config *c);
+
+#endif
