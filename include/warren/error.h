@@ -28,6 +28,7 @@ enum warren_err {
 	WARREN_EEMPTY = -10015,    /* empty value where one is required */
 	WARREN_EPROTO = -10016,    /* other protocol violation */
 	WARREN_ECANCELED = -10017, /* operation cancelled by the user */
+	WARREN_EAUTH = -10018,     /* unknown session or bad credentials */
 };
 
 const char *warren_strerror(int err);

@@ -44,6 +44,8 @@ warren_strerror(int err)
 		return "protocol error";
 	case WARREN_ECANCELED:
 		return "cancelled";
+	case WARREN_EAUTH:
+		return "not authorized (unknown session or bad credentials)";
 	}
 	if (err < 0 && err > -4096)
 		return strerror(-err);

@@ -59,23 +59,27 @@ const struct config_key config_keys[] = {
     {"hash_jobs", "N", "files hashed in parallel (default: CPU count)"},
     {"log_level", "LEVEL", "error, warn, info or debug (default info)"},
     {"overlay", "NAME",
-	"join an overlay: gnutella, kazaa (repeatable, or a comma-separated "
-	"list)"},
+	"join an overlay: gnutella, kazaa, napster (repeatable, or a "
+	"comma-separated list)"},
     {"advertise", "ADDR",
 	"address peers should connect to (repeatable: one IPv4, one IPv6; "
 	"default: the listen address, or this host's first non-loopback "
 	"address when listening on a wildcard)"},
     {"neighbour", "HOST:PORT",
 	"a Gnutella neighbour (repeatable; same as --gnutella-neighbour)"},
+    {"directory", "HOST:PORT",
+	"the napster directory (same as --napster-directory)"},
     {NULL, NULL, NULL},
 };
 
-const char *const config_ov_names[CONFIG_OV_COUNT] = {"gnutella", "kazaa"};
+const char *const config_ov_names[CONFIG_OV_COUNT] = {
+    "gnutella", "kazaa", "napster"};
 
 const struct config_section config_sections[] = {
     {"node", config_keys, NULL},
     {"gnutella", gnutella_config_keys, flood_config_keys},
     {"kazaa", kazaa_config_keys, flood_config_keys},
+    {"napster", napster_config_keys, NULL},
     {NULL, NULL, NULL},
 };
 
@@ -100,7 +104,7 @@ config_overlay(
 		} else {
 			snprintf(err, errlen,
 			    "overlay: '%s' is not an overlay this node can "
-			    "join (gnutella, kazaa)",
+			    "join (gnutella, kazaa, napster)",
 			    name);
 			rc = -1;
 			break;
@@ -179,6 +183,7 @@ config_defaults(struct node_config *cfg)
 	cfg->log_level = LOG_LEVEL_INFO;
 	gnutella_config_defaults(&cfg->gnutella);
 	kazaa_config_defaults(&cfg->kazaa);
+	napster_config_defaults(&cfg->napster);
 }
 
 static void
@@ -213,6 +218,14 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 		}
 		cfg->ovlisten[i].n++;
 		return 0;
+	}
+	if (strncmp(k, "napster_", 8) == 0 || strcmp(k, "directory") == 0) {
+		int rc = napster_config_set(
+		    &cfg->napster, k[0] == 'n' ? k + 8 : k, value, err, errlen);
+
+		if (rc > 0)
+			snprintf(err, errlen, "unknown setting '%s'", key);
+		return rc == 0 ? 0 : -1;
 	}
 	if (strncmp(k, "kazaa_", 6) == 0) {
 		int rc = kazaa_config_set(

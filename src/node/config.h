@@ -15,7 +15,9 @@
 #include "core/log.h"
 #include "overlay/gnutella.h"
 #include "overlay/kazaa.h"
+#include "overlay/napster.h"
 #include "overlay/kazaa.h"
+#include "overlay/napster.h"
 
 #define CONFIG_MAX_LISTEN 8
 
@@ -51,18 +53,20 @@ struct node_config {
 	unsigned overlays;               /* 1 << CONFIG_OV_* */
 	struct gnutella_config gnutella; /* [gnutella] */
 	struct kazaa_config kazaa;       /* [kazaa] */
+	struct napster_config napster;   /* [napster] */
 	/* An overlay's own port(s) ([gnutella] listen = ...); none: the
 	 * main port, which only one overlay may use. */
 	struct {
 		struct sockaddr_storage addrs[CONFIG_MAX_LISTEN];
 		unsigned n;
-	} ovlisten[2];
+	} ovlisten[3];
 };
 
 /* Overlays a node can join (bit numbers of overlays, ovlisten index). */
 #define CONFIG_OV_GNUTELLA 0
 #define CONFIG_OV_KAZAA    1
-#define CONFIG_OV_COUNT    2
+#define CONFIG_OV_NAPSTER  2
+#define CONFIG_OV_COUNT    3
 extern const char *const config_ov_names[CONFIG_OV_COUNT];
 
 /* A section of the configuration: [node] keys are plain flags, the keys of

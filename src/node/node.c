@@ -125,6 +125,9 @@ node_download_event(void *arg, struct download *d, enum download_event ev)
 		download_info(d, &in);
 		/* If it landed in the shared folder, share it now. */
 		library_touch(n->lib, in.path);
+		for (unsigned i = 0; i < n->nov; i++)
+			if (n->ov[i].ops->downloaded != NULL)
+				n->ov[i].ops->downloaded(n->ov[i].o, in.md5);
 	}
 	ctl_download_event(n->ctl, d, ev);
 }
@@ -349,6 +352,7 @@ node_overlay_port(struct node *n, int ov)
 static const struct overlay_ops *const node_ov_ops[CONFIG_OV_COUNT] = {
     &gnutella_ops,
     &kazaa_ops,
+    &napster_ops,
 };
 
 static void
@@ -371,7 +375,8 @@ static int
 node_join(struct node *n)
 {
 	struct overlay_env env;
-	const void *conf[CONFIG_OV_COUNT] = {&n->cfg->gnutella, &n->cfg->kazaa};
+	const void *conf[CONFIG_OV_COUNT] = {
+	    &n->cfg->gnutella, &n->cfg->kazaa, &n->cfg->napster};
 	int main_used = 0;
 
 	if (n->cfg->overlays == 0)

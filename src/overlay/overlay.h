@@ -71,6 +71,8 @@ struct overlay_ops {
 	/* The library listed / dropped a file (may be NULL: no index). */
 	void (*publish)(struct overlay *o, const struct library_file *f);
 	void (*unpublish)(struct overlay *o, const struct library_file *f);
+	/* A download of md5 finished and its MD5 matched (may be NULL). */
+	void (*downloaded)(struct overlay *o, const char *md5);
 	/*
 	 * Start a search. Returns 0 and *out (valid until done runs or
 	 * search_cancel), or a negative WARREN_E* code (too many searches,
@@ -90,5 +92,6 @@ struct overlay_ops {
 
 extern const struct overlay_ops gnutella_ops;
 extern const struct overlay_ops kazaa_ops;
+extern const struct overlay_ops napster_ops;
 
 #endif
