@@ -47,6 +47,8 @@ warren_strerror(int err)
 	case WARREN_EAUTH:
 		return "not authorized (unknown session or bad credentials)";
 	}
+	if (err == -4095) /* libuv's UV_EOF, not an errno */
+		return "connection closed by the peer";
 	if (err < 0 && err > -4096)
 		return strerror(-err);
 	return "unknown error";

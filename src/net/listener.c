@@ -21,8 +21,8 @@ struct listener {
 	struct sockaddr_storage addr;
 	int max_conns;
 	size_t rcap;
-	int live;   /* accepted connections not yet freed */
-	int per_src_max; /* from one address: a quarter of max_conns */
+	int live;                 /* accepted connections not yet freed */
+	int per_src_max;          /* from one address: a quarter of max_conns */
 	struct listener_src *src; /* max_conns entries; live > 0 in use */
 	int closed; /* listener_close() called; freed when live == 0 */
 	int handle_open;

@@ -284,7 +284,8 @@ kzs_write_afin(struct overlay_search *f)
 	uint8_t *buf;
 	int n;
 
-	qsort(f->e, f->ne, sizeof(*f->e), kzs_entry_cmp);
+	if (f->ne > 1)
+		qsort(f->e, f->ne, sizeof(*f->e), kzs_entry_cmp);
 	for (unsigned i = 0; i < f->ne; i++)
 		len += COURSE_AFIN_ENTRY_LEN +
 		    (size_t)f->e[i].ncopies * COURSE_AFIN_COPY_LEN;

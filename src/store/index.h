@@ -73,8 +73,8 @@ int index_add(struct index *ix, const char id[COURSE_SESSION_LEN],
  * (nothing changes: the directory answers ADEL999).
  */
 #define INDEX_NOT_OWNED (-100000)
-int index_del(
-    struct index *ix, const char id[COURSE_SESSION_LEN], const char *md5);
+int
+index_del(struct index *ix, const char id[COURSE_SESSION_LEN], const char *md5);
 
 /*
  * LOGO (and dropping a dead peer): remove the session, its links and the
