@@ -10,6 +10,7 @@
 #include "known.h"
 #include "node.h"
 #include "search.h"
+#include "transfer/download.h"
 #include "warren/error.h"
 
 struct search_leg {
@@ -66,12 +67,16 @@ search_hit(void *arg, const struct overlay_hit *h)
 	struct search_leg *leg = arg;
 	struct node_search *s = leg->s;
 	uint64_t now = uv_now(s->n->loop);
+	struct download *d;
 	json_t *hit;
 
 	leg->hits++;
 	s->hits++;
 	search_count_file(s, h->md5);
 	known_add(s->n->known, h->md5, h->name, h->name_len, &h->src, now);
+	/* A holder of a file being downloaded joins that download. */
+	if ((d = downloader_find_md5(s->n->dl, h->md5)) != NULL)
+		download_add_source(d, &h->src);
 	hit = json_pack("{s:s,s:s%,s:s,s:o,s:I}", "md5", h->md5, "name",
 	    h->name, h->name_len, "overlay", h->overlay, "source",
 	    search_source_json(&h->src), "t_ms",

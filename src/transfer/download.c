@@ -1759,6 +1759,15 @@ download_new(
 	return d;
 }
 
+struct download *
+downloader_find_md5(struct downloader *dl, const char *md5)
+{
+	for (struct download *d = dl->list; d != NULL; d = d->next)
+		if (!download_over(d) && strcmp(d->md5, md5) == 0)
+			return d;
+	return NULL;
+}
+
 int
 download_start(struct downloader *dl, const char *md5, const char *name,
     const char *dir, const struct download_source *sources, unsigned nsources,
@@ -1775,13 +1784,11 @@ download_start(struct downloader *dl, const char *md5, const char *name,
 		return WARREN_EFIELD;
 	if (nsources == 0)
 		return WARREN_EEMPTY;
-	for (d = dl->list; d != NULL; d = d->next) {
-		if (!download_over(d) && strcmp(d->md5, lmd5) == 0) {
-			for (unsigned i = 0; i < nsources; i++)
-				download_add_source(d, &sources[i]);
-			*out = d;
-			return 0;
-		}
+	if ((d = downloader_find_md5(dl, lmd5)) != NULL) {
+		for (unsigned i = 0; i < nsources; i++)
+			download_add_source(d, &sources[i]);
+		*out = d;
+		return 0;
 	}
 	if (dir[0] != '/' || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
 		return -ENOTDIR;

@@ -152,6 +152,8 @@ void download_source_info(
     const struct download *d, unsigned i, struct download_source_info *out);
 uint64_t download_id(const struct download *d);
 struct download *download_find(struct downloader *dl, uint64_t id);
+/* The running (not finished) download of md5 (lower-case hex), or NULL. */
+struct download *downloader_find_md5(struct downloader *dl, const char *md5);
 void downloader_foreach(struct downloader *dl,
     void (*fn)(void *arg, struct download *d), void *arg);
 

@@ -471,3 +471,25 @@ def test_query_flood_from_one_peer_is_rate_limited(net):
         assert r.w.proc.poll() is None
     finally:
         r.close()
+
+
+def test_search_adds_holders_to_a_waiting_download(net):
+    a = net.node("a", start=False)
+    c = net.node("c", start=False)
+    a.args += gnut_args([c.addr], "--gnutella-min-neighbours", "0")
+    c.args += gnut_args([a.addr], "--gnutella-min-neighbours", "0")
+    a.start()
+    c.start()
+    md5 = make_file(os.path.join(c.share, "rescue.bin"), 200000, seed=11)
+    wait_until(lambda: c.status()["library"]["files"] == 1, 20, "library")
+    # A download whose only source is dead waits...
+    dead = "%s:%d" % (next_ipv4(), 9)
+    r = a.call("get", md5=md5, name="rescue.bin", background=True, **{"from": [dead]})
+    assert r["ok"], r
+    wait_until(lambda: a.call("downloads")["result"]["downloads"][0]["state"] == "waiting",
+               20, "waiting")
+    # ... until a search finds a holder: it joins the download.
+    search(a, "rescue", window=1)
+    wait_until(lambda: a.call("downloads")["result"]["downloads"][0]["state"] == "done",
+               30, "done")
+    assert md5_file(os.path.join(a.share, "rescue.bin")) == md5
