@@ -69,6 +69,12 @@ const struct config_key config_keys[] = {
 	"a Gnutella neighbour (repeatable; same as --gnutella-neighbour)"},
     {"directory", "HOST:PORT",
 	"the napster directory (same as --napster-directory)"},
+    {"directory_b2b", "HOST:PORT",
+	"a beer2beer napster directory (same as --napster-directory-b2b)"},
+    {"user", "NAME", "beer2beer user name (same as --napster-user)"},
+    {"password_file", "PATH",
+	"beer2beer password file, mode 600 (same as "
+	"--napster-password-file)"},
     {NULL, NULL, NULL},
 };
 
@@ -219,9 +225,12 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 		cfg->ovlisten[i].n++;
 		return 0;
 	}
-	if (strncmp(k, "napster_", 8) == 0 || strcmp(k, "directory") == 0) {
-		int rc = napster_config_set(
-		    &cfg->napster, k[0] == 'n' ? k + 8 : k, value, err, errlen);
+	if (strncmp(k, "napster_", 8) == 0 || strcmp(k, "directory") == 0 ||
+	    strcmp(k, "directory_b2b") == 0 || strcmp(k, "user") == 0 ||
+	    strcmp(k, "password_file") == 0) {
+		int rc = napster_config_set(&cfg->napster,
+		    strncmp(k, "napster_", 8) == 0 ? k + 8 : k, value, err,
+		    errlen);
 
 		if (rc > 0)
 			snprintf(err, errlen, "unknown setting '%s'", key);

@@ -397,6 +397,9 @@ node_join(struct node *n)
 			continue;
 		memset(ov, 0, sizeof(*ov));
 		ov->ops = node_ov_ops[i];
+		/* napster over a beer2beer index: the same overlay. */
+		if (i == CONFIG_OV_NAPSTER && n->cfg->napster.has_b2b)
+			ov->ops = &napster_b2b_ops;
 		if (n->cfg->ovlisten[i].n > 0) {
 			ov->rs = node_overlay_port(n, i);
 			if (ov->rs == NULL)

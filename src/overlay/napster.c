@@ -13,8 +13,10 @@
  * directory cannot be reached the node retries with backoff.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/addr.h"
 #include "core/log.h"
@@ -31,9 +33,19 @@
 const struct config_key napster_config_keys[] = {
     {"directory", "HOST:PORT",
 	"the directory, course protocol (also --directory)"},
+    {"directory_b2b", "HOST:PORT",
+	"the directory, beer2beer protocol, default port 8888 (also "
+	"--directory-b2b; not together with directory)"},
+    {"user", "NAME", "beer2beer user name (also --user)"},
+    {"password_file", "PATH",
+	"file whose first line is the beer2beer password; must not be "
+	"accessible to group or others (also --password-file)"},
+    {"keepalive_interval", "SECONDS",
+	"beer2beer KEEP_ALIVE period (default 240)"},
     {"dreg", "0|1", "report verified downloads with DREG (default 1)"},
     {"timeout", "SECONDS", "reply deadline (default 10)"},
-    {"find_timeout", "SECONDS", "FIND reply deadline (default 30)"},
+    {"find_timeout", "SECONDS",
+	"FIND / SEARCH_FILE reply deadline (default 30)"},
     {"retry_max", "SECONDS",
 	"longest wait between attempts to reach the directory (default 30)"},
     {"check_interval", "SECONDS",
@@ -52,6 +64,7 @@ static const struct conf_field np_fields[] = {
     NP_S("find_timeout", find_ms, 0.001, 600),
     NP_S("retry_max", retry_max_ms, 0.001, 3600),
     NP_S("check_interval", check_ms, 0.001, 86400),
+    NP_S("keepalive_interval", keepalive_ms, 0.001, 86400),
     {NULL, CONF_UINT, 0, 0, 0},
 };
 
@@ -64,6 +77,36 @@ napster_config_defaults(struct napster_config *c)
 	c->find_ms = 30000;
 	c->retry_max_ms = 30000;
 	c->check_ms = 30000;
+	c->keepalive_ms = 240000; /* well inside 5 min (beer2beer.md §4.3) */
+}
+
+/* password_file: made absolute against the working directory. */
+static int
+np_config_path(
+    struct napster_config *c, const char *value, char *err, size_t errlen)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (value[0] == '\0') {
+		snprintf(err, errlen, "password_file: empty path");
+		return -1;
+	}
+	if (value[0] == '/')
+		n = snprintf(
+		    c->password_file, sizeof(c->password_file), "%s", value);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL)
+		n = snprintf(c->password_file, sizeof(c->password_file),
+		    "%s/%s", cwd, value);
+	else
+		n = -1;
+	if (n < 0 || (size_t)n >= sizeof(c->password_file)) {
+		c->password_file[0] = '\0';
+		snprintf(
+		    err, errlen, "password_file: cannot use path '%s'", value);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -85,6 +128,32 @@ napster_config_set(struct napster_config *c, const char *key, const char *value,
 		c->has_directory = 1;
 		return 0;
 	}
+	if (strcmp(k, "directory_b2b") == 0) {
+		if (addr_parse(value, B2B_PORT_DEFAULT, &c->directory_b2b) !=
+			0 ||
+		    addr_port((struct sockaddr *)&c->directory_b2b) == 0) {
+			snprintf(err, errlen,
+			    "directory_b2b: '%s' is not ADDR[:PORT] (e.g. "
+			    "127.0.0.1:8888)",
+			    value);
+			return -1;
+		}
+		c->has_b2b = 1;
+		return 0;
+	}
+	if (strcmp(k, "user") == 0) {
+		if (b2b_user_check(value, strlen(value)) != 0) {
+			snprintf(err, errlen,
+			    "user: '%s' is not a beer2beer user name (1-%d "
+			    "bytes of UTF-8, no spaces or control characters)",
+			    value, B2B_USER_MAX);
+			return -1;
+		}
+		snprintf(c->user, sizeof(c->user), "%s", value);
+		return 0;
+	}
+	if (strcmp(k, "password_file") == 0)
+		return np_config_path(c, value, err, errlen);
 	return conf_set_field(c, np_fields, "napster", k, value, err, errlen);
 }
 
@@ -562,6 +631,7 @@ np_start(const struct overlay_env *env, const void *conf, struct overlay **out)
 
 	if (!cfg->has_directory) {
 		log_error("napster: no directory (give one with --directory "
+			  "HOST:PORT, or a beer2beer one with --directory-b2b "
 			  "HOST:PORT)");
 		return -1;
 	}
