@@ -30,14 +30,11 @@ cli_help(FILE *f, const struct cli_cmd *cmd)
 			    "--%s%sname-with-dashes)\n",
 			    sec->name, sec->name, node ? "" : sec->name,
 			    node ? "" : "-");
-			for (const struct config_key *k = sec->keys; k->name;
-			     k++)
-				fprintf(f, "    %-21s %-10s %s\n", k->name,
-				    k->arg, k->help);
-			for (const struct config_key *k = sec->more;
-			     k != NULL && k->name; k++)
-				fprintf(f, "    %-21s %-10s %s\n", k->name,
-				    k->arg, k->help);
+			for (int l = 0; sec->lists[l] != NULL; l++)
+				for (const struct config_key *k = sec->lists[l];
+				     k->name; k++)
+					fprintf(f, "    %-21s %-10s %s\n",
+					    k->name, k->arg, k->help);
 			if (node)
 				fprintf(f, "    %-21s %-10s %s\n", "config",
 				    "FILE", "INI file to read (flag only)");

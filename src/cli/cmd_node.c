@@ -36,12 +36,12 @@ node_keys(void)
 	const struct config_section *sec;
 
 	for (sec = config_sections; sec->name != NULL; sec++)
-		n = node_keys_add(NULL, node_keys_add(NULL, n, sec, sec->keys),
-		    sec, sec->more);
+		for (int l = 0; sec->lists[l] != NULL; l++)
+			n = node_keys_add(NULL, n, sec, sec->lists[l]);
 	keys = xcalloc(n + 1, sizeof(*keys));
 	for (sec = config_sections; sec->name != NULL; sec++)
-		i = node_keys_add(keys, node_keys_add(keys, i, sec, sec->keys),
-		    sec, sec->more);
+		for (int l = 0; sec->lists[l] != NULL; l++)
+			i = node_keys_add(keys, i, sec, sec->lists[l]);
 	return keys;
 }
 

@@ -78,15 +78,25 @@ const struct config_key config_keys[] = {
     {NULL, NULL, NULL},
 };
 
+/* Keys every overlay section has. */
+static const struct config_key config_overlay_keys[] = {
+    {"listen", "ADDR:PORT",
+	"this overlay's own port (repeatable; default: the node's main port, "
+	"which only one overlay may use)"},
+    {NULL, NULL, NULL},
+};
+
 const char *const config_ov_names[CONFIG_OV_COUNT] = {
     "gnutella", "kazaa", "napster"};
 
 const struct config_section config_sections[] = {
-    {"node", config_keys, NULL},
-    {"gnutella", gnutella_config_keys, flood_config_keys},
-    {"kazaa", kazaa_config_keys, flood_config_keys},
-    {"napster", napster_config_keys, NULL},
-    {NULL, NULL, NULL},
+    {"node", {config_keys, NULL}},
+    {"gnutella",
+	{gnutella_config_keys, config_overlay_keys, flood_config_keys, NULL}},
+    {"kazaa",
+	{kazaa_config_keys, config_overlay_keys, flood_config_keys, NULL}},
+    {"napster", {napster_config_keys, config_overlay_keys, NULL}},
+    {NULL, {NULL}},
 };
 
 static int

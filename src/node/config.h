@@ -73,8 +73,8 @@ extern const char *const config_ov_names[CONFIG_OV_COUNT];
  * another section are flags prefixed with its name (--gnutella-quer-ttl). */
 struct config_section {
 	const char *name;
-	const struct config_key *keys;
-	const struct config_key *more; /* shared keys (flooding), or NULL */
+	/* Its key lists: its own, then shared ones; NULL-terminated. */
+	const struct config_key *lists[4];
 };
 extern const struct config_section config_sections[];
 

@@ -32,8 +32,6 @@
 #define GNUT_RETRY_MS   5000 /* NEAR rounds while degraded */
 
 const struct config_key gnutella_config_keys[] = {
-    {"listen", "ADDR:PORT",
-	"this overlay's own port (repeatable; default: the main port)"},
     {"neighbour", "HOST:PORT",
 	"a Gnutella neighbour (repeatable; also --neighbour)"},
     {"min_neighbours", "N",
@@ -659,6 +657,19 @@ gnut_search_cancel(struct overlay_search *s)
 	gnut_search_end(s);
 }
 
+/* Searches of this node's user pending (not the NEAR rounds). */
+static unsigned
+gnut_user_searches(const struct overlay *g)
+{
+	unsigned n = 0;
+
+	for (const struct overlay_search *s = g->searches; s != NULL;
+	     s = s->next)
+		if (s->kind == GNUT_COLL_QUER)
+			n++;
+	return n;
+}
+
 static json_t *
 gnut_status(struct overlay *g)
 {
@@ -715,10 +726,12 @@ gnut_status(struct overlay *g)
 	nb = peerset_counts_json(&g->nb);
 	json_object_set_new(nb, "min", json_integer(g->cfg.min_neighbours));
 	json_object_set_new(nb, "max", json_integer(g->cfg.max_neighbours));
+	json_object_set_new(c, "near_rounds_pending",
+	    json_integer((json_int_t)(g->nsearches - gnut_user_searches(g))));
 	return json_pack("{s:s,s:s,s:s%,s:i,s:o,s:i,s:i,s:i,s:i,s:o}", "name",
 	    "gnutella", "role", "node", "ipp2p", self, (size_t)COURSE_IPP2P_LEN,
 	    "port", (int)g->env.self.port, "neighbours", nb, "searches",
-	    (int)g->nsearches, "pktid_cache",
+	    (int)gnut_user_searches(g), "pktid_cache",
 	    (int)pktid_cache_count(g->guard.seen, now), "oneshot_active",
 	    (int)os.active, "oneshot_queued", (int)os.queued, "counters", c);
 }

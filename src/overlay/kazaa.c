@@ -23,8 +23,6 @@
 #include "warren/error.h"
 
 const struct config_key kazaa_config_keys[] = {
-    {"listen", "ADDR:PORT",
-	"this overlay's own port (repeatable; default: the main port)"},
     {"role", "ROLE", "peer, supernode or auto (default peer)"},
     {"known", "HOST:PORT",
 	"a node to send SUPE to when joining (repeatable; also "
