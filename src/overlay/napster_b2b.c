@@ -1112,11 +1112,16 @@ nb_keepalive_reply(
 		return;
 	}
 	if (r == NULL) {
+		/* Down or unreachable: LOGIN through the main line, which
+		 * retries with backoff and shows why in status. */
 		o->n.failures++;
-		snprintf(o->last_error, sizeof(o->last_error), "KEEP_ALIVE: %s",
-		    nb_strerror(status));
-		log_debug(
-		    "napster: directory %s: %s", o->dir_label, o->last_error);
+		log_info("napster: directory %s: KEEP_ALIVE: %s: logging in "
+			 "again",
+		    o->dir_label, nb_strerror(status));
+		o->online = 0;
+		o->need_login = 1;
+		if (o->state == NB_READY)
+			nb_next(o);
 		return;
 	}
 	nb_warren(o);

@@ -515,6 +515,27 @@ def test_keepalive_refused_means_login_again(net, tmp_path):
         srv.close()
 
 
+def test_server_down_and_back(net, tmp_path):
+    pw = password_file(tmp_path)
+    srv = B2BServer()
+    try:
+        n = b2b_node(net, "a", srv.addr, pw, keepalive="0.3")
+        srv.wait(KEEP_ALIVE)
+    finally:
+        srv.close()
+    # Unreachable: no longer online, and status says why.
+    wait_until(lambda: not nstat(n)["online"] and nstat(n)["state"] == "waiting"
+               and "LOGIN" in nstat(n)["error"], 10, "offline")
+    assert nstat(n)["legacy"] is False
+    srv = B2BServer(srv.ip, srv.port)
+    try:
+        srv.wait(LOGIN)
+        wait_until(lambda: nstat(n)["online"] and nstat(n)["error"] == "", 10, "back online")
+        srv.wait(KEEP_ALIVE)
+    finally:
+        srv.close()
+
+
 def test_wrong_password_and_bad_configurations(net, tmp_path):
     srv = B2BServer()
     srv.override[REGISTER] = lambda p: (201, b"REGISTER_KO\nuser name taken")
