@@ -46,6 +46,7 @@ json_t *cli_simple_call(const char *socket, const char *op, int json);
 
 int cmd_node(int argc, char **argv);
 int cmd_directory(int argc, char **argv);
+int cmd_introducer(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_peers(int argc, char **argv);

@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "directory/directory.h"
+#include "introducer/introducer.h"
 #include "node/config.h"
 
 void
@@ -45,6 +46,15 @@ cli_help(FILE *f, const struct cli_cmd *cmd)
 		    "\nSETTINGS (name = value in [directory], or flag "
 		    "--name-with-dashes)\n");
 		for (const struct config_key *k = directory_config_keys;
+		     k->name; k++)
+			fprintf(f, "    %-21s %-10s %s\n", k->name, k->arg,
+			    k->help);
+	}
+	if (strcmp(cmd->name, "introducer") == 0) {
+		fprintf(f,
+		    "\nSETTINGS (name = value in [introducer], or flag "
+		    "--name-with-dashes)\n");
+		for (const struct config_key *k = introducer_config_keys;
 		     k->name; k++)
 			fprintf(f, "    %-21s %-10s %s\n", k->name, k->arg,
 			    k->help);

@@ -218,6 +218,24 @@ static const char directory_help[] =
     "Example:\n"
     "  warren directory --listen 127.0.0.1:3000 --data-dir /var/lib/dir\n";
 
+static const char introducer_help[] =
+    "Run the introducer of the chord overlay in the foreground: the\n"
+    "bootstrap server new ring members ask for a first member (chord.md\n"
+    "section 2) on --listen (default [::]:7494, dual-stack). JOIN <id> <ip>\n"
+    "<port> registers a node and answers up to 5 other nodes, most recently\n"
+    "seen first; DELETE <id> removes it. The table lives in one SQLite\n"
+    "database (data_dir/introducer.db, WAL) and survives a restart or a\n"
+    "kill -9. Every check_interval, rows not seen for check_after are\n"
+    "checked by connecting to them; a row whose node does not accept\n"
+    "max_failures checks in a row is removed, and so is a row not seen for\n"
+    "expire_after. Stops on Ctrl-C or SIGTERM.\n"
+    "\n"
+    "Settings come from --config FILE ([introducer] section) and flags,\n"
+    "which win; every setting below is also a flag (--check-after 300).\n"
+    "\n"
+    "Example:\n"
+    "  warren introducer --listen 127.0.0.1:7494 --data-dir /var/lib/intro\n";
+
 static const char help_help[] =
     "Without an argument, list the commands. With one, show its page.\n";
 
@@ -230,6 +248,10 @@ const struct cli_cmd cli_cmds[] = {
 	"warren directory [--config FILE] [--listen ADDR:PORT]... "
 	"[settings...]",
 	directory_help},
+    {"introducer", cmd_introducer, "run the chord introducer (foreground)",
+	"warren introducer [--config FILE] [--listen ADDR:PORT]... "
+	"[settings...]",
+	introducer_help},
     {"search", cmd_search, "search the overlays for files",
 	"warren search [--window SECONDS] [--ttl N] [--overlay NAME] "
 	"[--min-size BYTES] [--max-size BYTES] [--ext EXT]... [--long] "
