@@ -1,7 +1,8 @@
 /*
  * warren directory: the course directory protocol (course.md §5) over the
- * SQLite index of store/index.h. Every request is one transaction: a
- * rejected request changes nothing, and everything committed survives a
+ * SQLite index of store/index.h, and the beer2beer protocol (b2b.c) over
+ * store/accounts.h in the same database. Every request is one transaction:
+ * a rejected request changes nothing, and everything committed survives a
  * kill -9 (WAL). Sessions survive a restart too; peers that are gone are
  * found by the liveness probes and dropped with their files.
  */
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "b2b.h"
 #include "core/addr.h"
 #include "core/xmalloc.h"
 #include "directory.h"
@@ -50,6 +52,37 @@ const struct config_key directory_config_keys[] = {
     {"request_timeout", "SECONDS", "accept to full request (default 10)"},
     {"connect_timeout", "SECONDS", "per probe address (default 5)"},
     {"log_level", "LEVEL", "error, warn, info or debug (default info)"},
+    {"b2b_listen", "ADDR:PORT",
+	"beer2beer protocol port (repeatable; default [::]:8888, "
+	"dual-stack)"},
+    {"registration_ttl", "SECONDS",
+	"a beer2beer registration lives this long after REGISTER or its "
+	"last LOGIN (default 2592000: 30 days)"},
+    {"keepalive", "SECONDS",
+	"beer2beer keep-alive period of peers (default 300)"},
+    {"keepalive_grace", "SECONDS",
+	"silence beyond the keep-alive period before a peer is offline "
+	"(default 60)"},
+    {"sweep_interval", "SECONDS",
+	"expired registrations are deleted this often (default 3600, at "
+	"most 3600)"},
+    {"max_registrations", "N", "live beer2beer registrations (default 100000)"},
+    {"files_per_registration", "N",
+	"files of one beer2beer registration (default 100000)"},
+    {"search_results", "N", "records in one SEARCH_FILE answer (default 200)"},
+    {"default_peer_port", "PORT",
+	"transfer port of a beer2beer LOGIN without one (default 3000)"},
+    {"pbkdf2_iterations", "N",
+	"PBKDF2-HMAC-SHA256 iterations per password (default 200000; "
+	"beer2beer.md requires at least 200000: lower only for tests, "
+	"minimum 1000)"},
+    {"max_b2b_connections", "N",
+	"simultaneous beer2beer connections, an eighth of them from one "
+	"address (default 256)"},
+    {"b2b_frame_timeout", "SECONDS",
+	"first byte of a beer2beer frame to all of it (default 30)"},
+    {"b2b_idle_timeout", "SECONDS",
+	"a beer2beer connection without a frame is closed (default 600)"},
     {NULL, NULL, NULL},
 };
 
@@ -72,6 +105,18 @@ static const struct conf_field dir_fields[] = {
     DIR_S("probe_interval", probe_ms, 0.001, 86400),
     DIR_S("request_timeout", request_timeout_ms, 0.001, 600),
     DIR_S("connect_timeout", connect_timeout_ms, 0.001, 600),
+    DIR_S("registration_ttl", registration_ttl_ms, 0.001, 315360000),
+    DIR_S("keepalive", keepalive_ms, 0.001, 86400),
+    DIR_S("keepalive_grace", keepalive_grace_ms, 0.001, 86400),
+    DIR_S("sweep_interval", sweep_interval_ms, 0.001, 3600),
+    DIR_F(max_registrations, CONF_UINT, 1, 10000000),
+    DIR_F(files_per_registration, CONF_UINT, 1, 10000000),
+    DIR_F(search_results, CONF_UINT, 1, 100000),
+    DIR_F(default_peer_port, CONF_UINT, 1, 65535),
+    DIR_F(pbkdf2_iterations, CONF_UINT, ACCOUNTS_ITER_MIN, ACCOUNTS_ITER_MAX),
+    DIR_F(max_b2b_connections, CONF_UINT, 1, 16384),
+    DIR_S("b2b_frame_timeout", b2b_frame_timeout_ms, 0.001, 600),
+    DIR_S("b2b_idle_timeout", b2b_idle_timeout_ms, 0.001, 86400),
     {NULL, CONF_UINT, 0, 0, 0},
 };
 
@@ -98,6 +143,20 @@ directory_config_defaults(struct directory_config *c)
 	c->request_timeout_ms = 10000;
 	c->connect_timeout_ms = 5000;
 	c->log_level = LOG_LEVEL_INFO;
+	addr_parse("[::]:8888", 0, &c->b2b_listen[0]);
+	c->nb2b_listen = 1;
+	c->registration_ttl_ms = 30ULL * 24 * 3600 * 1000;
+	c->keepalive_ms = 300000;
+	c->keepalive_grace_ms = 60000;
+	c->sweep_interval_ms = 3600000;
+	c->max_registrations = 100000;
+	c->files_per_registration = 100000;
+	c->search_results = 200;
+	c->default_peer_port = B2B_PEER_PORT_DEFAULT;
+	c->pbkdf2_iterations = ACCOUNTS_ITER_SPEC;
+	c->max_b2b_connections = 256;
+	c->b2b_frame_timeout_ms = 30000;
+	c->b2b_idle_timeout_ms = 600000;
 }
 
 int
@@ -121,6 +180,21 @@ directory_config_set(struct directory_config *c, const char *key,
 			return -1;
 		}
 		c->nlisten++;
+		return 0;
+	}
+	if (strcmp(k, "b2b_listen") == 0) {
+		if (!c->b2b_listen_set) {
+			c->nb2b_listen = 0;
+			c->b2b_listen_set = 1;
+		}
+		if (c->nb2b_listen == DIRECTORY_MAX_LISTEN ||
+		    addr_parse(value, 0, &c->b2b_listen[c->nb2b_listen]) != 0) {
+			snprintf(err, errlen,
+			    "b2b_listen: '%s' is not ADDR:PORT (at most %d)",
+			    value, DIRECTORY_MAX_LISTEN);
+			return -1;
+		}
+		c->nb2b_listen++;
 		return 0;
 	}
 	if (strcmp(k, "data_dir") == 0) {
@@ -227,6 +301,7 @@ struct directory {
 	struct request_server *rs;
 	struct sprobe *probe;
 	struct flood_rate *searches; /* FINDs per source address */
+	struct b2b_server *b2b;      /* the beer2beer side */
 	uv_signal_t sigint, sigterm;
 	uint64_t dropped; /* peers dropped by the probes */
 };
@@ -426,6 +501,7 @@ dir_stop(struct directory *d)
 	d->probe = NULL;
 	request_server_free(d->rs);
 	d->rs = NULL;
+	b2b_server_stop(d->b2b);
 }
 
 static void
@@ -455,6 +531,45 @@ dir_mkdirs(const char *path)
 		err = -errno;
 	free(p);
 	return err;
+}
+
+/* The beer2beer side: its registrations in the same file, its ports. */
+static int
+dir_start_b2b(struct directory *d)
+{
+	const struct directory_config *cfg = d->cfg;
+	char *path, a[ADDR_STRLEN];
+	int err;
+
+	if (cfg->pbkdf2_iterations < ACCOUNTS_ITER_SPEC)
+		log_warn("pbkdf2_iterations %u is below the %u that "
+			 "beer2beer.md requires: for tests only",
+		    cfg->pbkdf2_iterations, ACCOUNTS_ITER_SPEC);
+	if (cfg->b2b_idle_timeout_ms <= cfg->keepalive_ms)
+		log_warn("b2b_idle_timeout should stay above keepalive, or "
+			 "peers' keep-alive connections are closed idle");
+	path = xasprintf("%s/directory.db", cfg->data_dir);
+	err = b2b_server_new(d->loop, cfg, path, &d->b2b);
+	free(path);
+	if (err != 0)
+		return -1;
+	for (unsigned i = 0; i < cfg->nb2b_listen; i++) {
+		const struct sockaddr *sa =
+		    (const struct sockaddr *)&cfg->b2b_listen[i];
+
+		addr_format(sa, a, sizeof(a));
+		if ((err = b2b_server_listen(d->b2b, sa)) != 0) {
+			log_error("cannot listen on %s: %s%s", a,
+			    uv_strerror(err),
+			    err == UV_EADDRINUSE ? " (pick another port "
+						   "with --b2b-listen)"
+						 : "");
+			return -1;
+		}
+		addr_format(b2b_server_addr(d->b2b, i), a, sizeof(a));
+		log_info("beer2beer protocol on %s", a);
+	}
+	return 0;
 }
 
 static int
@@ -504,6 +619,8 @@ dir_start(struct directory *d)
 		addr_format(request_server_addr(d->rs, i), a, sizeof(a));
 		log_info("course directory protocol on %s", a);
 	}
+	if (dir_start_b2b(d) != 0)
+		return -1;
 	memset(&dial, 0, sizeof(dial));
 	dial.timeout_ms = d->cfg->connect_timeout_ms;
 	d->probe = sprobe_new(d->loop, d->ix, &dial, d->cfg->probe_ms,
@@ -530,6 +647,9 @@ directory_run(struct directory_config *cfg)
 
 	memset(&d, 0, sizeof(d));
 	log_set_level(cfg->log_level);
+	/* Password hashes take B2B_VERIFY_MAX pool threads at most; two more
+	 * keep KEEP_ALIVEs and the sweeper from waiting behind them. */
+	setenv("UV_THREADPOOL_SIZE", "6", 0);
 	uv_loop_init(&loop);
 	d.loop = &loop;
 	d.cfg = cfg;
@@ -545,6 +665,7 @@ directory_run(struct directory_config *cfg)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	flood_rate_free(d.searches);
+	b2b_server_free(d.b2b);
 	if (d.ix != NULL)
 		index_close(d.ix);
 	if (rc == 0)

@@ -3,7 +3,9 @@
  * One process, one SQLite database (WAL) holding the sessions, files and
  * owners of peers that speak the course directory protocol (course.md §5).
  * Logged-in peers that stop answering on their main port are dropped with
- * their files (sprobe.h), so a crashed client does not stay listed.
+ * their files (sprobe.h), so a crashed client does not stay listed. The
+ * same process serves the beer2beer index protocol (b2b.h) over the
+ * registrations of store/accounts.h, in the same database file.
  */
 #ifndef WARREN_DIRECTORY_DIRECTORY_H
 #define WARREN_DIRECTORY_DIRECTORY_H
@@ -33,6 +35,23 @@ struct directory_config {
 	uint64_t request_timeout_ms; /* accept to full request (10 s) */
 	uint64_t connect_timeout_ms; /* probes (5 s) */
 	enum log_level log_level;
+
+	/* beer2beer (beer2beer.md) */
+	struct sockaddr_storage b2b_listen[DIRECTORY_MAX_LISTEN];
+	unsigned nb2b_listen;
+	int b2b_listen_set;              /* given: replaces [::]:8888 */
+	uint64_t registration_ttl_ms;    /* from REGISTER/LOGIN (30 days) */
+	uint64_t keepalive_ms;           /* peers' keep-alive period (300 s) */
+	uint64_t keepalive_grace_ms;     /* silence beyond it (60 s) */
+	uint64_t sweep_interval_ms;      /* expired ones deleted (3600 s) */
+	unsigned max_registrations;      /* live registrations (100000) */
+	unsigned files_per_registration; /* (100000) */
+	unsigned search_results;         /* SEARCH_FILE records (200) */
+	unsigned default_peer_port;      /* LOGIN without port (3000) */
+	unsigned pbkdf2_iterations;      /* per password (200000) */
+	unsigned max_b2b_connections;    /* all addresses (256); 1/8 each */
+	uint64_t b2b_frame_timeout_ms;   /* first byte to whole frame (30 s) */
+	uint64_t b2b_idle_timeout_ms;    /* no frame: close (600 s) */
 };
 
 void directory_config_defaults(struct directory_config *c);

@@ -60,6 +60,8 @@
 	"CREATE INDEX IF NOT EXISTS b2b_files_by_name"                         \
 	" ON b2b_files(reg, name, sha1);"                                      \
 	"CREATE INDEX IF NOT EXISTS b2b_files_by_sha1 ON b2b_files(sha1);"     \
+	"CREATE INDEX IF NOT EXISTS b2b_files_by_nocase"                       \
+	" ON b2b_files(name COLLATE NOCASE, md5);"                             \
 	"CREATE VIRTUAL TABLE IF NOT EXISTS b2b_files_fts USING fts5(name,"    \
 	" content='b2b_files', content_rowid='id', tokenize='trigram');"       \
 	"CREATE TRIGGER IF NOT EXISTS b2b_files_fts_ins"                       \
@@ -99,8 +101,8 @@ enum {
 	ST_FILE_HAS,
 	ST_FILE_CLEAR,
 	ST_FILE_PUT,
-	ST_SWEEP_IDS,
-	ST_SWEEP_REG,
+	ST_SWEEP_FILES,
+	ST_SWEEP_REGS,
 	ST_PEERS,
 	ST_BROWSE,
 	ST_HOLDERS,
@@ -143,9 +145,14 @@ static const char *const ac_sql[ST_COUNT] = {
 	" VALUES (:id, :sha1, :size, :name, :md5)"
 	" ON CONFLICT (reg, sha1) DO UPDATE SET size = excluded.size,"
 	" name = excluded.name, md5 = excluded.md5",
-    [ST_SWEEP_IDS] = "SELECT id FROM b2b_regs WHERE expires <= :now"
-		     " ORDER BY expires LIMIT :n",
-    [ST_SWEEP_REG] = "DELETE FROM b2b_regs WHERE id = :id",
+    [ST_SWEEP_FILES] = "DELETE FROM b2b_files WHERE id IN (SELECT f.id"
+		       " FROM b2b_regs AS r JOIN b2b_files AS f ON f.reg = r.id"
+		       " WHERE r.expires <= :now LIMIT :n)",
+    [ST_SWEEP_REGS] =
+	"DELETE FROM b2b_regs WHERE id IN (SELECT r.id"
+	" FROM b2b_regs AS r WHERE r.expires <= :now AND NOT EXISTS"
+	" (SELECT 1 FROM b2b_files AS f WHERE f.reg = r.id)"
+	" LIMIT :n)",
     [ST_PEERS] = "SELECT r.id, r.user, " AC_ONLINE ", r.ip, r.port"
 		 " FROM b2b_regs AS r WHERE " AC_LIVE
 		 " AND (:filter = 0 OR (:filter = 1) = " AC_ONLINE ")"
@@ -956,36 +963,36 @@ out:
 }
 
 int
-accounts_sweep(struct accounts *a, int64_t now_ms)
+accounts_sweep(struct accounts *a, int64_t now_ms, int *more)
 {
-	sqlite3_stmt *s = a->st[ST_SWEEP_IDS];
-	int64_t ids[ACCOUNTS_SWEEP_BATCH];
-	int rc, n = 0;
+	sqlite3_stmt *s;
+	int rc, files = 0;
 
+	*more = 0;
 	ac_lock(a);
 	if ((rc = ac_begin(a, 1)) < 0)
 		goto out;
+	/* Files first, a bounded number per transaction: an expired
+	 * registration is invisible already, so it may lose its files over
+	 * several transactions, and the other writers of the file (the
+	 * course index) never wait long. */
+	s = a->st[ST_SWEEP_FILES];
 	ac_bind_i64(s, ":now", now_ms);
-	ac_bind_i64(s, ":n", ACCOUNTS_SWEEP_BATCH);
-	while (n < ACCOUNTS_SWEEP_BATCH && (rc = ac_step(a, s)) == SQLITE_ROW)
-		ids[n++] = sqlite3_column_int64(s, 0);
-	if (rc < 0)
+	ac_bind_i64(s, ":n", ACCOUNTS_SWEEP_FILES);
+	if ((rc = files = ac_run(a, s)) < 0)
 		goto end;
-	ac_reset(s);
-	for (int i = 0; i < n; i++) {
-		/* Files first, so that the FTS triggers see each row. */
-		s = a->st[ST_FILE_CLEAR];
-		ac_bind_i64(s, ":id", ids[i]);
-		if ((rc = ac_run(a, s)) < 0)
-			goto end;
-		s = a->st[ST_SWEEP_REG];
-		ac_bind_i64(s, ":id", ids[i]);
-		if ((rc = ac_run(a, s)) < 0)
-			goto end;
+	rc = 0;
+	if (files < ACCOUNTS_SWEEP_FILES) {
+		s = a->st[ST_SWEEP_REGS];
+		ac_bind_i64(s, ":now", now_ms);
+		ac_bind_i64(s, ":n", ACCOUNTS_SWEEP_BATCH);
+		rc = ac_run(a, s);
 	}
-	rc = n;
 end:
 	rc = ac_end(a, rc);
+	if (rc >= 0)
+		*more = files == ACCOUNTS_SWEEP_FILES ||
+		    rc == ACCOUNTS_SWEEP_BATCH;
 out:
 	ac_unlock(a);
 	return rc;

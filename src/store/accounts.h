@@ -42,7 +42,8 @@ struct accounts;
 #define ACCOUNTS_ITER_MIN    1000   /* lowest PBKDF2 count accepted */
 #define ACCOUNTS_ITER_SPEC   200000 /* beer2beer.md §5: the least to deploy */
 #define ACCOUNTS_ITER_MAX    100000000
-#define ACCOUNTS_SWEEP_BATCH 256 /* registrations deleted per transaction */
+#define ACCOUNTS_SWEEP_BATCH 256  /* registrations deleted per transaction */
+#define ACCOUNTS_SWEEP_FILES 4096 /* their files deleted per transaction */
 
 struct accounts_limits {
 	unsigned max_regs;      /* live registrations (100000) */
@@ -184,11 +185,13 @@ int accounts_set_files(struct accounts *a, uint32_t id, const char *user,
     size_t nfiles, int replace, int64_t now_ms);
 
 /*
- * Delete up to ACCOUNTS_SWEEP_BATCH registrations expired at now, with
- * their files, in one transaction. Returns how many (call again while it
- * returns the batch size), or -EIO.
+ * One bounded step of deleting what expired at now: up to
+ * ACCOUNTS_SWEEP_FILES files of expired registrations, then up to
+ * ACCOUNTS_SWEEP_BATCH expired registrations left without files, in one
+ * transaction. Returns the registrations deleted with *more set while
+ * there may be more to do (call again), or -EIO.
  */
-int accounts_sweep(struct accounts *a, int64_t now_ms);
+int accounts_sweep(struct accounts *a, int64_t now_ms, int *more);
 
 /* ------------------------------------------------------------- queries */
 

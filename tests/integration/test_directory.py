@@ -20,6 +20,10 @@ class Directory:
         self.ip = next_ipv4()
         self.port = free_port(self.ip)
         self.addr = "%s:%d" % (self.ip, self.port)
+        # Its own beer2beer port too, unless the test gives --b2b-listen:
+        # the default [::]:8888 would be shared by every directory.
+        self.b2b_port = free_port(self.ip)
+        self.b2b_addr = "%s:%d" % (self.ip, self.b2b_port)
         self.data = os.path.join(tmp, "dir")
         self.log_path = os.path.join(tmp, "directory.log")
         self.args = list(args)
@@ -27,9 +31,10 @@ class Directory:
 
     def start(self):
         log = open(self.log_path, "ab")
+        extra = [] if "--b2b-listen" in self.args else ["--b2b-listen", self.b2b_addr]
         self.proc = subprocess.Popen(
             [WARREN, "directory", "--listen", self.addr, "--data-dir", self.data,
-             "--log-level", "debug"] + self.args, stdout=log, stderr=subprocess.STDOUT)
+             "--log-level", "debug"] + extra + self.args, stdout=log, stderr=subprocess.STDOUT)
 
         def up():
             assert self.proc.poll() is None, self.read_log()

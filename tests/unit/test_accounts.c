@@ -387,6 +387,7 @@ test_expiry_and_sweep(void **state)
 	struct accounts_stats st;
 	struct rows rows;
 	uint32_t id1, id2, id3;
+	int more;
 
 	(void)state;
 	assert_int_equal(accounts_pw_hash("pw", 2, ITER, rec), 0);
@@ -409,13 +410,39 @@ test_expiry_and_sweep(void **state)
 	id3 = reg(a, "carol", other, "", T0 + TTL);
 	assert_true(id3 > id2);
 	/* The sweep deletes carol's first registration and its files. */
-	assert_int_equal(accounts_sweep(a, T0 + TTL), 1);
-	assert_int_equal(accounts_sweep(a, T0 + TTL), 0);
+	assert_int_equal(accounts_sweep(a, T0 + TTL, &more), 1);
+	assert_int_equal(more, 0);
+	assert_int_equal(accounts_sweep(a, T0 + TTL, &more), 0);
 	assert_int_equal(accounts_stats(a, T0 + TTL, &st), 0);
 	assert_int_equal(st.regs, 2);
 	assert_int_equal(st.files, 1);
+	/* A registration with more files than one step deletes goes over
+	 * several steps; it is invisible all along. */
+	{
+		static struct accounts_file many[5000];
+		static char names[5000][16];
+		uint32_t big;
+
+		for (int i = 0; i < 5000; i++) {
+			snprintf(names[i], sizeof(names[i]), "f%d", i);
+			many[i].name = S(names[i]);
+			many[i].size = 1;
+			snprintf(
+			    many[i].sha1, sizeof(many[i].sha1), "%040x", i);
+		}
+		assert_int_equal(accounts_register(a, "big", 3, rec, many, 5000,
+				     T0 + TTL, &big),
+		    0);
+		assert_int_equal(accounts_sweep(a, T0 + 3 * TTL, &more), 0);
+		assert_int_equal(more, 1);
+		assert_int_equal(
+		    accounts_get(a, big, T0 + 3 * TTL, &r), ACCOUNTS_EUNKNOWN);
+		assert_int_equal(accounts_stats(a, T0 + TTL, &st), 0);
+		assert_int_equal(st.files, 5000 - ACCOUNTS_SWEEP_FILES + 1);
+	}
 	/* Ids are never reused, even after the highest one is swept. */
-	assert_int_equal(accounts_sweep(a, T0 + 1000 + 3 * TTL), 2);
+	assert_int_equal(accounts_sweep(a, T0 + 1000 + 3 * TTL, &more), 3);
+	assert_int_equal(more, 0);
 	assert_true(reg(a, "erin", rec, "", T0 + 3 * TTL + 1000) > id3);
 	accounts_close(a);
 }
