@@ -138,6 +138,8 @@ struct download {
 
 	struct hash md5ctx; /* used by one job at a time */
 	int md5_running;
+	int discard_wanted;  /* failed: DISCARD once no job is in flight */
+	int discard_keep;    /* keep the data aside (MD5 mismatch) */
 	uint32_t md5_next;   /* parts [0, md5_next) are in the MD5 */
 	uint64_t stream_off; /* RETR without layout: bytes written */
 
@@ -526,8 +528,15 @@ download_fail(struct download *d, int err, const char *fmt, ...)
 		log_warn("download %s failed: %s", d->md5, d->message);
 	download_store_state(
 	    d, err == WARREN_ECANCELED ? "canceled" : "failed");
+	d->discard_keep = err == WARREN_EMD5; /* keep the data aside */
+	if (d->jobs > 0) {
+		/* A job may be using the file or the MD5 context: discard
+		 * when the last one is done (job_done). */
+		d->discard_wanted = 1;
+		return;
+	}
 	j = job_new(d, DJOB_DISCARD);
-	j->ok = err == WARREN_EMD5; /* keep the data aside */
+	j->ok = d->discard_keep;
 	job_start(j);
 }
 
@@ -1592,6 +1601,12 @@ job_done(uv_work_t *w, int status)
 	free(j->buf);
 	free(j->bitmap);
 	free(j);
+	if (d->discard_wanted && d->jobs == 0) {
+		d->discard_wanted = 0;
+		j = job_new(d, DJOB_DISCARD);
+		j->ok = d->discard_keep;
+		job_start(j);
+	}
 	download_maybe_free(d);
 }
 
