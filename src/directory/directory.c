@@ -4,7 +4,8 @@
  * store/accounts.h in the same database. Every request is one transaction:
  * a rejected request changes nothing, and everything committed survives a
  * kill -9 (WAL). Sessions survive a restart too; peers that are gone are
- * found by the liveness probes and dropped with their files.
+ * found by the liveness probes and dropped with their files. A FIND also
+ * finds the files of online beer2beer registrations that gave an md5.
  */
 #include <errno.h>
 #include <ini.h>
@@ -332,82 +333,182 @@ dir_cap(long v, unsigned long max)
 	return v < 0 ? 0 : (unsigned long)v > max ? max : (unsigned long)v;
 }
 
-/* The AFIN of a FIND, built as index_find() reports (file, owner). */
-struct dir_afin {
-	uint8_t *buf;
-	size_t len, cap;
-	size_t entry_at; /* offset of the current entry's #copy field */
+/*
+ * The files of one FIND from both protocols, merged by md5: the course
+ * index reports (file, owner) rows, the beer2beer registrations (file,
+ * holder) rows; an md5 known to both gets every copy once.
+ */
+struct dir_entry {
 	char md5[COURSE_MD5_LEN + 1];
-	unsigned nmd5, ncopies;
+	char name[COURSE_NAME_LEN]; /* the first name reported */
+	size_t name_len;
+	struct course_peer *copies; /* ncopies, at most COURSE_COPIES_MAX */
+	unsigned ncopies, cap;
 };
 
-static void
-dir_afin_put(struct dir_afin *a, const void *p, size_t n)
+#define COURSE_COPIES_MAX 999 /* #copy is 3 digits */
+
+struct dir_found {
+	struct dir_entry *v;
+	size_t n, cap;
+	unsigned max;  /* max_results */
+	unsigned nb2b; /* entries the beer2beer rows created */
+};
+
+static struct dir_entry *
+dir_found_get(struct dir_found *f, const char *md5)
 {
-	if (a->len + n > a->cap) {
-		a->cap = (a->len + n) * 2;
-		a->buf = xrealloc(a->buf, a->cap);
-	}
-	memcpy(a->buf + a->len, p, n);
-	a->len += n;
+	for (size_t i = 0; i < f->n; i++)
+		if (memcmp(f->v[i].md5, md5, COURSE_MD5_LEN) == 0)
+			return &f->v[i];
+	return NULL;
 }
 
-/* Rewrite the current entry's #copy now that its copies are counted. */
 static void
-dir_afin_close_entry(struct dir_afin *a)
+dir_found_copy(struct dir_entry *e, const struct course_peer *p)
 {
-	char num[4];
-
-	if (a->nmd5 == 0)
+	if (e->ncopies == COURSE_COPIES_MAX)
 		return;
-	snprintf(num, sizeof(num), "%03u", a->ncopies);
-	memcpy(a->buf + a->entry_at, num, 3);
+	for (unsigned i = 0; i < e->ncopies; i++)
+		if (course_peer_equal(&e->copies[i], p))
+			return;
+	if (e->ncopies == e->cap) {
+		e->cap = e->cap ? 2 * e->cap : 4;
+		e->copies = xreallocarray(e->copies, e->cap, sizeof(*p));
+	}
+	e->copies[e->ncopies++] = *p;
+}
+
+static struct dir_entry *
+dir_found_new(
+    struct dir_found *f, const char *md5, const char *name, size_t name_len)
+{
+	struct dir_entry *e;
+
+	if (f->n == f->cap) {
+		f->cap = f->cap ? 2 * f->cap : 16;
+		f->v = xreallocarray(f->v, f->cap, sizeof(*f->v));
+	}
+	e = &f->v[f->n++];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->md5, md5, COURSE_MD5_LEN);
+	e->name_len = name_len < sizeof(e->name) ? name_len : sizeof(e->name);
+	memcpy(e->name, name, e->name_len);
+	return e;
 }
 
 static void
-dir_afin_add(void *arg, const char *md5, const char *name, size_t name_len,
+dir_found_course(void *arg, const char *md5, const char *name, size_t name_len,
     const struct course_peer *owner)
 {
-	struct dir_afin *a = arg;
-	uint8_t tmp[COURSE_AFIN_ENTRY_LEN];
+	struct dir_found *f = arg;
+	struct dir_entry *e = dir_found_get(f, md5);
 
-	if (a->nmd5 == 0 || strcmp(a->md5, md5) != 0) {
-		struct course_str n = {name, name_len};
+	if (e == NULL)
+		e = dir_found_new(f, md5, name, name_len);
+	dir_found_copy(e, owner);
+}
 
-		dir_afin_close_entry(a);
-		if (course_encode_afin_entry(md5, n, 1, tmp, sizeof(tmp)) <= 0)
-			return;
-		memcpy(a->md5, md5, sizeof(a->md5));
-		a->entry_at = a->len + COURSE_MD5_LEN + COURSE_NAME_LEN;
-		dir_afin_put(a, tmp, COURSE_AFIN_ENTRY_LEN);
-		a->nmd5++;
-		a->ncopies = 0;
+/* Beer2beer rows come sorted as the AFIN is: once max new files are in,
+ * the rest would be cut anyway. */
+static int
+dir_found_b2b(void *arg, const char *md5, const char *name, size_t name_len,
+    const struct course_peer *holder)
+{
+	struct dir_found *f = arg;
+	struct dir_entry *e = dir_found_get(f, md5);
+
+	if (e == NULL) {
+		if (f->nb2b == f->max)
+			return 1;
+		f->nb2b++;
+		e = dir_found_new(f, md5, name, name_len);
 	}
-	if (course_encode_afin_copy(owner, tmp, sizeof(tmp)) <= 0)
-		return;
-	dir_afin_put(a, tmp, COURSE_AFIN_COPY_LEN);
-	a->ncopies++;
+	dir_found_copy(e, holder);
+	return 0;
+}
+
+/* index_find's order: name ignoring ASCII case (SQLite NOCASE), md5. */
+static int
+dir_entry_cmp(const void *x, const void *y)
+{
+	const struct dir_entry *a = x, *b = y;
+	size_t n = a->name_len < b->name_len ? a->name_len : b->name_len;
+
+	for (size_t i = 0; i < n; i++) {
+		int ca = (unsigned char)a->name[i],
+		    cb = (unsigned char)b->name[i];
+
+		if (ca >= 'A' && ca <= 'Z')
+			ca += 'a' - 'A';
+		if (cb >= 'A' && cb <= 'Z')
+			cb += 'a' - 'A';
+		if (ca != cb)
+			return ca - cb;
+	}
+	if (a->name_len != b->name_len)
+		return a->name_len < b->name_len ? -1 : 1;
+	return memcmp(a->md5, b->md5, COURSE_MD5_LEN);
 }
 
 static void
 dir_find(struct directory *d, struct conn *c, const struct course_msg *m)
 {
-	struct dir_afin a;
-	char head[COURSE_AFIN_HEAD_LEN];
+	struct dir_found f;
+	uint8_t *buf;
+	size_t len = 0, cap, i, n;
 
 	if (!flood_rate_allow(
 		d->searches, (struct sockaddr *)&c->peer, uv_now(d->loop))) {
 		dir_say(c, DIR_SAY_SEARCHES);
 		return;
 	}
-	memset(&a, 0, sizeof(a));
-	dir_afin_put(&a, "AFIN000", COURSE_AFIN_HEAD_LEN);
-	index_find(d->ix, m->term, d->cfg->max_results, 999, dir_afin_add, &a);
-	dir_afin_close_entry(&a);
-	course_encode_afin_head(a.nmd5, head, sizeof(head));
-	memcpy(a.buf, head, sizeof(head));
-	conn_write_close(c, a.buf, a.len);
-	free(a.buf);
+	memset(&f, 0, sizeof(f));
+	f.max = d->cfg->max_results;
+	index_find(
+	    d->ix, m->term, f.max, COURSE_COPIES_MAX, dir_found_course, &f);
+	if (d->b2b != NULL)
+		(void)accounts_find(b2b_server_accounts(d->b2b), m->term,
+		    b2b_now_ms(), dir_found_b2b, &f);
+	if (f.n > 0)
+		qsort(f.v, f.n, sizeof(*f.v), dir_entry_cmp);
+	/* Keep the first max entries the course can carry (a beer2beer name
+	 * of spaces only cannot be sent), in order. */
+	cap = COURSE_AFIN_HEAD_LEN;
+	for (i = 0, n = 0; i < f.n && n < f.max; i++) {
+		struct dir_entry *e = &f.v[i];
+		struct course_str name = {e->name, e->name_len};
+		uint8_t tmp[COURSE_AFIN_ENTRY_LEN];
+
+		if (course_encode_afin_entry(
+			e->md5, name, e->ncopies, tmp, sizeof(tmp)) <= 0) {
+			free(e->copies);
+			continue;
+		}
+		f.v[n++] = *e;
+		cap += COURSE_AFIN_ENTRY_LEN +
+		    (size_t)e->ncopies * COURSE_AFIN_COPY_LEN;
+	}
+	for (; i < f.n; i++)
+		free(f.v[i].copies);
+	f.n = n;
+	buf = xmalloc(cap);
+	len += (size_t)course_encode_afin_head((unsigned)n, buf, cap);
+	for (i = 0; i < n; i++) {
+		struct dir_entry *e = &f.v[i];
+		struct course_str name = {e->name, e->name_len};
+
+		len += (size_t)course_encode_afin_entry(
+		    e->md5, name, e->ncopies, buf + len, cap - len);
+		for (unsigned j = 0; j < e->ncopies; j++)
+			len += (size_t)course_encode_afin_copy(
+			    &e->copies[j], buf + len, cap - len);
+	}
+	conn_write_close(c, buf, len);
+	free(buf);
+	for (i = 0; i < f.n; i++)
+		free(f.v[i].copies);
+	free(f.v);
 }
 
 static void

@@ -2,7 +2,7 @@
 §6 exchanges byte for byte, every request kind and every KO reason, persistent
 connections with pipelined requests, registration lifetime and the keep-alive
 window with test-short settings, paging and record-boundary cuts, the §4.7
-score order, kill -9 under load,
+score order, the course FIND that sees beer2beer files, kill -9 under load,
 and bad input (truncated frames, stalled frames, bad encoding, non-request
 types, 2,000 silent connections)."""
 
@@ -12,8 +12,8 @@ import struct
 import threading
 import time
 
-from conftest import next_ipv4, wait_until
-from test_directory import Directory
+from conftest import free_port, ipp2p, next_ipv4, request, wait_until
+from test_directory import Directory, login as course_login
 
 REGISTER, LOGIN, KEEP_ALIVE, LOGOUT, SHOW_PEERS, BROWSE_PEER, SEARCH_FILE, \
     DOWNLOAD_FILE, REGISTER_UPDATE, REGISTER_APPEND = range(1, 11)
@@ -555,6 +555,47 @@ def test_search_file_score_order(tmp_path):
         h = [r for r in records(c.req(SEARCH_FILE, b"song.mp3\n")[1], 7) if r[3] == b"bob"]
         assert h == [[b"song.mp3", b"5", sha(5).encode(), b"bob", b"%d" % bob,
                       b"10.0.0.2", b"3002"]]
+        c.close()
+    finally:
+        d.stop()
+
+
+# ------------------------------------------------------------ cross-protocol
+
+
+def test_course_find_sees_beer2beer_files(tmp_path):
+    d = start(tmp_path, *FAST)
+    try:
+        c = Conn(d.b2b_addr)
+        a = register(c, b"alice", b"pw", [(b"Annual_Report.pdf", 10, sha(1), md5(1)),
+                                          (b"no-md5-report.pdf", 11, sha(2), None)])
+        b = register(c, b"six", b"pw", [(b"annual report.pdf", 12, sha(3), md5(1)),
+                                        (b"six-report.txt", 13, sha(4), md5(4))])
+        do_login(c, b"alice", b"pw", a, b"192.168.1.10", 3000)
+        do_login(c, b"six", b"pw", b, b"2001:db8::7", 6000)
+        # A course peer publishes the same md5 under another name.
+        peer_ip = next_ipv4()
+        s = course_login(d, peer_ip, 5000)
+        assert d.req(b"ADDF" + s + md5(1).encode() + b"course report.pdf".ljust(100)) == b"AADD001"
+        afin = d.req(b"FIND" + s + b"report".ljust(20))
+        # Two md5s: md5(1) with three copies (course owner, alice, six)
+        # under the course index's name for it, then six's file.
+        assert afin[:7] == b"AFIN002", afin[:200]
+        assert afin[7:142] == md5(1).encode() + b"course report.pdf".ljust(100) + b"003"
+        copies = sorted(afin[142 + 60 * i:202 + 60 * i] for i in range(3))
+        assert copies == sorted([ipp2p(peer_ip) + b"05000",
+                                 ipp2p("192.168.1.10") + b"03000",
+                                 ipp2p(None, "2001:db8::7") + b"06000"])
+        rest = afin[322:]
+        assert rest == md5(4).encode() + b"six-report.txt".ljust(100) + b"001" + \
+            ipp2p(None, "2001:db8::7") + b"06000"
+        # Offline beer2beer holders are not offered.
+        assert c.req(LOGOUT, b"six\npw\n") == (103, b"LOGOUT_OK")
+        afin = d.req(b"FIND" + s + b"six-report".ljust(20))
+        assert afin == b"AFIN000"
+        # SEARCH_FILE does not list course files (they have no sha1).
+        assert [h[0] for h in records(c.req(SEARCH_FILE, b"report\n")[1], 7)] == \
+            [b"Annual_Report.pdf", b"no-md5-report.pdf"]
         c.close()
     finally:
         d.stop()
