@@ -334,7 +334,7 @@ def test_liveness_checks(tmp_path):
         # The live row is not checked again before check_after (0.5 s),
         # although a round runs every 0.2 s.
         gaps = [b - a for a, b in zip(alive.times, alive.times[1:])]
-        assert gaps and min(gaps) >= 0.45, gaps
+        assert gaps and min(gaps) >= 0.35, gaps
         # A node that stops listening goes as well.
         alive.close()
         wait_until(lambda: it.rows() == [], 15, "the stopped node removed")
@@ -376,17 +376,20 @@ def test_request_deadline(tmp_path):
         silent = socket.create_connection((it.ip, it.port), 5)
         partial = socket.create_connection((it.ip, it.port), 5)
         partial.sendall(b"JOIN a 10.0.0.1")
-        # A byte every 0.3 s does not extend the deadline: it runs from
-        # accept (else this one would last 1.6 s).
+        # A client that sends a byte every 0.2 s, never a line end: the
+        # deadline runs from accept, so it is closed after 1 s all the same.
         slow = socket.create_connection((it.ip, it.port), 5)
-        for _ in range(3):
-            slow.sendall(b"D")
-            time.sleep(0.3)
-        assert closed_within(slow, 3)
-        assert time.monotonic() - t0 < 1.45
+        closed_at = None
+        while closed_at is None and time.monotonic() - t0 < 4:
+            try:
+                slow.sendall(b"D")
+                if closed_within(slow, 0.2):
+                    closed_at = time.monotonic() - t0
+            except ConnectionError:
+                closed_at = time.monotonic() - t0
+        assert closed_at is not None and 0.9 <= closed_at < 2.5, closed_at
         assert closed_within(silent, 1)
         assert closed_within(partial, 1)
-        assert time.monotonic() - t0 >= 0.9
         for s in (silent, partial, slow):
             s.close()
         # Requests are served as before.
@@ -424,8 +427,17 @@ def count_closed(socks, timeout):
     return len(closed)
 
 
+def try_req(it, msg):
+    """The answer, or None when the connection is closed at once (the
+    introducer is at its connection limit)."""
+    try:
+        return it.req(msg)
+    except ConnectionError:
+        return None
+
+
 def test_200_connections_at_once(tmp_path):
-    it = Introducer(str(tmp_path), "--request-timeout", "2").start()
+    it = Introducer(str(tmp_path), "--request-timeout", "3").start()
     socks = []
     try:
         # 200 idle connections from one address: one address may hold a
@@ -436,10 +448,10 @@ def test_200_connections_at_once(tmp_path):
         # Another address is served at once.
         t0 = time.monotonic()
         assert it.req(b"JOIN other 10.5.0.1 1\r\n", src=next_ipv4()) == OK0
-        assert time.monotonic() - t0 < 1
+        assert time.monotonic() - t0 < 2
         for s in socks:
             s.close()
-        time.sleep(0.3)  # the introducer sees those closes
+        time.sleep(0.5)  # the introducer sees those closes
         # 200 from eight addresses: 128 held, the rest closed at once;
         # once the idle ones are gone, requests are served again.
         socks = []
@@ -450,7 +462,7 @@ def test_200_connections_at_once(tmp_path):
         for s in socks:
             s.close()
         socks = []
-        wait_until(lambda: it.req(b"DELETE other\r\n") == OK0, 10, "served again")
+        wait_until(lambda: try_req(it, b"DELETE other\r\n") == OK0, 10, "served again")
         assert it.proc.poll() is None
     finally:
         for s in socks:
@@ -459,7 +471,7 @@ def test_200_connections_at_once(tmp_path):
 
 
 def test_dual_stack_and_config_file(tmp_path):
-    port = free_port("::1", socket.AF_INET6)
+    port = free_port("::", socket.AF_INET6)   # free for both families
     conf = tmp_path / "warren.conf"
     conf.write_text("[node]\nshare = /nowhere\n\n[introducer]\nlisten = [::]:%d\n"
                     "max_connections = 64\n" % port)
