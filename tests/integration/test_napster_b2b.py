@@ -580,61 +580,107 @@ def test_wrong_password_and_bad_configurations(net, tmp_path):
 
 def directory_has_b2b():
     p = subprocess.run([WARREN, "help", "directory"], capture_output=True, text=True)
-    return "b2b_listen" in p.stdout + p.stderr or "b2b-listen" in p.stdout + p.stderr
+    return "b2b_listen" in p.stdout + p.stderr
 
 
-@pytest.mark.skipif(not directory_has_b2b(),
-                    reason="`warren directory` has no beer2beer listener yet (no b2b_listen "
-                           "in `warren help directory`)")
-def test_end_to_end_with_warren_directory(net, tmp_path):
+needs_b2b_directory = pytest.mark.skipif(
+    not directory_has_b2b(),
+    reason="`warren directory` has no beer2beer listener (no b2b_listen in "
+           "`warren help directory`)")
+
+
+def b2b_directory(tmp_path):
     from test_directory import Directory
-    from test_napster import napster_node
+    # Fewer PBKDF2 iterations: every LOGIN, KEEP_ALIVE-free request with a
+    # password costs one hash, and ASan builds are slow.
+    return Directory(str(tmp_path), "--pbkdf2-iterations", "1000", "--search-rate", "0",
+                     "--probe-interval", "3600").start()
 
-    b2b_port = free_port()
-    d = Directory(str(tmp_path), "--b2b-listen", "127.0.0.1:%d" % b2b_port,
-                  "--probe-interval", "3600", "--search-rate", "0")
-    d.start()
+
+def labels(hits):
+    return sorted((h["md5"], h["source"]["label"]) for h in hits)
+
+
+@needs_b2b_directory
+def test_end_to_end_with_warren_directory(net, tmp_path):
+    d = b2b_directory(tmp_path)
     try:
-        b2b_addr = "%s:%d" % (d.ip, b2b_port)
-        d.stop()
-        d.args[1] = b2b_addr
-        d.start()
-        wait_until(lambda: socket.create_connection((d.ip, b2b_port), 1).close() or True,
-                   10, "beer2beer listener")
-        pw_a = password_file(tmp_path, "alice-pw", name="pa")
-        pw_b = password_file(tmp_path, "bob-pw", name="pb")
-        a = b2b_node(net, "a", b2b_addr, pw_a, user="alice")
-        b = b2b_node(net, "b", b2b_addr, pw_b, user="bob")
-        c = napster_node(net, "c", d)
+        a = b2b_node(net, "a", d.b2b_addr, password_file(tmp_path, "alice-pw", name="pa"),
+                     user="alice", keepalive="0.5", timeout="10")
+        b = b2b_node(net, "b", d.b2b_addr, password_file(tmp_path, "bob-pw", name="pb"),
+                     user="bob", keepalive="0.5", timeout="10")
         md5a = make_file(os.path.join(a.share, "alpha-report.pdf"), 300000, seed=1)
         md5b = make_file(os.path.join(b.share, "beta-report.pdf"), 200000, seed=2)
-        md5c = make_file(os.path.join(c.share, "gamma-report.pdf"), 100000, seed=3)
-        wait_until(lambda: nstat(a)["files"] == 1 and nstat(b)["files"] == 1
-                   and nstat(c)["files"] == 1, 20, "published")
-        assert nstat(a)["server"] != "legacy"
-        want = {md5a: a.addr, md5b: b.addr, md5c: c.addr}
-        for node in (a, b, c):
-            def found():
-                hits = search(node, "report")[0] if node is not c else \
-                    [h for h in node_hits(node, "report")]
-                return sorted((h["md5"], h["source"]["label"]) for h in hits) == \
-                    sorted((m, ad) for m, ad in want.items() if ad != node.addr)
-            wait_until(found, 20, "search from %s" % node.addr)
-        # a downloads b's file: MD5 checked; a becomes a second source.
+        for n in (a, b):
+            wait_until(lambda: nstat(n)["files"] == 1 and nstat(n)["online"], 20, "published")
+        # The additions went as REGISTER_APPEND, which a warren server
+        # answers; KEEP_ALIVE from the node's own address is accepted.
+        wait_until(lambda: nstat(a)["counters"]["keepalives"] >= 2, 10, "keep-alives")
+        assert nstat(a)["server"] == "warren" and nstat(a)["counters"]["appends"] == 1
+        # Each finds the other's file with the address and port its LOGIN
+        # gave, the size, and the md5 DOWNLOAD_FILE gave.
+        hits, err = search(a, "report")
+        assert err is None and labels(hits) == [(md5b, b.addr)]
+        assert hits[0]["name"] == "beta-report.pdf" and hits[0]["size"] == 200000
+        hits, err = search(b, "REPORT")
+        assert err is None and labels(hits) == [(md5a, a.addr)]
+        # a downloads b's file (course transfer, MD5 checked) and becomes a
+        # second source: it lands in the share and goes out as an append.
         a.cli("get", md5b, check=0)
         assert md5_file(os.path.join(a.share, "beta-report.pdf")) == md5b
-        wait_until(lambda: sorted(h["source"]["label"] for h in node_hits(c, "beta-report")
-                                  if h["md5"] == md5b) == sorted([a.addr, b.addr]),
-                   20, "a as a second source")
-        # c (course protocol) downloads a's file.
+        wait_until(lambda: nstat(a)["files"] == 2, 20, "the download published")
+        c = b2b_node(net, "c", d.b2b_addr, password_file(tmp_path, "carol-pw", name="pc"),
+                     user="carol", timeout="10")
+        wait_until(lambda: nstat(c)["online"], 20, "c online")
+        wait_until(lambda: labels(search(c, "beta")[0]) ==
+                   sorted([(md5b, a.addr), (md5b, b.addr)]), 20, "a as a second source")
+        assert labels(search(c, "alpha")[0]) == [(md5a, a.addr)]
         c.cli("get", md5a, check=0)
         assert md5_file(os.path.join(c.share, "alpha-report.pdf")) == md5a
-        # A wrong password: the error is in status.
-        e = b2b_node(net, "e", b2b_addr, password_file(tmp_path, "wrong", name="pe"),
-                     user="alice")
-        wait_until(lambda: nstat(e)["error"] != "", 20, "error for a wrong password")
-        assert "refused" in nstat(e)["error"]
-        assert not nstat(e)["online"]
+        # A restart keeps the id: REGISTER_UPDATE, no new registration.
+        ida = nstat(a)["id"]
+        assert a.stop() == 0
+        # LOGOUT: a is offline, so its files are not found any more.
+        wait_until(lambda: labels(search(c, "alpha")[0]) == [], 10, "a logged out")
+        a.start()
+        wait_until(lambda: nstat(a)["online"] and nstat(a)["id"] == ida, 20, "a back")
+        assert nstat(a)["counters"]["registers"] == 0 and nstat(a)["counters"]["updates"] == 1
+        wait_until(lambda: labels(search(c, "alpha")[0]) == [(md5a, a.addr)], 10, "a found again")
+        # The wrong password for a taken name: a clear error in status.
+        e = b2b_node(net, "e", d.b2b_addr, password_file(tmp_path, "not-alice", name="pe"),
+                     user="alice", timeout="10")
+        wait_until(lambda: "user name taken" in nstat(e)["error"], 20, "wrong password")
+        assert not nstat(e)["online"] and nstat(e)["id"] is None
+        for n in (a, b, c, e):
+            assert "alice-pw" not in n.read_log() and "not-alice" not in n.read_log()
+    finally:
+        d.stop()
+
+
+@needs_b2b_directory
+@pytest.mark.xfail(strict=True, reason=(
+    "warren directory does not answer the course FIND from beer2beer registrations "
+    "yet (store/accounts.c has accounts_find, directory.c dir_find does not call it)"))
+def test_course_node_finds_and_fetches_beer2beer_files(net, tmp_path):
+    from test_napster import napster_node
+    d = b2b_directory(tmp_path)
+    try:
+        a = b2b_node(net, "a", d.b2b_addr, password_file(tmp_path, "alice-pw", name="pa"),
+                     user="alice", timeout="10")
+        c = napster_node(net, "c", d)
+        md5a = make_file(os.path.join(a.share, "alpha-report.pdf"), 300000, seed=1)
+        md5c = make_file(os.path.join(c.share, "gamma-report.pdf"), 100000, seed=3)
+        wait_until(lambda: nstat(a)["files"] == 1 and nstat(c)["files"] == 1, 20, "published")
+        # beer2beer records need a sha1, which course-protocol files do not
+        # have: a beer2beer node sees only beer2beer files.
+        hits, err = search(a, "report")
+        assert md5c not in [h["md5"] for h in hits]
+        # The course node finds the beer2beer node's file with its address
+        # and port, and fetches it with the course transfer.
+        wait_until(lambda: labels(node_hits(c, "report")) == [(md5a, a.addr)], 10,
+                   "course FIND sees beer2beer files")
+        c.cli("get", md5a, check=0)
+        assert md5_file(os.path.join(c.share, "alpha-report.pdf")) == md5a
     finally:
         d.stop()
 
