@@ -658,9 +658,6 @@ def test_end_to_end_with_warren_directory(net, tmp_path):
 
 
 @needs_b2b_directory
-@pytest.mark.xfail(strict=True, reason=(
-    "warren directory does not answer the course FIND from beer2beer registrations "
-    "yet (store/accounts.c has accounts_find, directory.c dir_find does not call it)"))
 def test_course_node_finds_and_fetches_beer2beer_files(net, tmp_path):
     from test_napster import napster_node
     d = b2b_directory(tmp_path)
