@@ -59,7 +59,7 @@ const struct config_key config_keys[] = {
     {"hash_jobs", "N", "files hashed in parallel (default: CPU count)"},
     {"log_level", "LEVEL", "error, warn, info or debug (default info)"},
     {"overlay", "NAME",
-	"join an overlay: gnutella, kazaa, napster (repeatable, or a "
+	"join an overlay: gnutella, kazaa, napster, chord (repeatable, or a "
 	"comma-separated list)"},
     {"advertise", "ADDR",
 	"address peers should connect to (repeatable: one IPv4, one IPv6; "
@@ -87,7 +87,7 @@ static const struct config_key config_overlay_keys[] = {
 };
 
 const char *const config_ov_names[CONFIG_OV_COUNT] = {
-    "gnutella", "kazaa", "napster"};
+    "gnutella", "kazaa", "napster", "chord"};
 
 const struct config_section config_sections[] = {
     {"node", {config_keys, NULL}},
@@ -96,6 +96,7 @@ const struct config_section config_sections[] = {
     {"kazaa",
 	{kazaa_config_keys, config_overlay_keys, flood_config_keys, NULL}},
     {"napster", {napster_config_keys, config_overlay_keys, NULL}},
+    {"chord", {chord_config_keys, NULL}},
     {NULL, {NULL}},
 };
 
@@ -120,7 +121,7 @@ config_overlay(
 		} else {
 			snprintf(err, errlen,
 			    "overlay: '%s' is not an overlay this node can "
-			    "join (gnutella, kazaa, napster)",
+			    "join (gnutella, kazaa, napster, chord)",
 			    name);
 			rc = -1;
 			break;
@@ -200,6 +201,7 @@ config_defaults(struct node_config *cfg)
 	gnutella_config_defaults(&cfg->gnutella);
 	kazaa_config_defaults(&cfg->kazaa);
 	napster_config_defaults(&cfg->napster);
+	chord_config_defaults(&cfg->chord);
 }
 
 static void
@@ -221,6 +223,8 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 	for (int i = 0; i < CONFIG_OV_COUNT; i++) {
 		size_t nl = strlen(config_ov_names[i]);
 
+		if (i == CONFIG_OV_CHORD)
+			continue; /* its listen is its ring port */
 		if (strncmp(k, config_ov_names[i], nl) != 0 ||
 		    strcmp(k + nl, "_listen") != 0)
 			continue;
@@ -241,6 +245,14 @@ config_set(struct node_config *cfg, const char *key, const char *value,
 		int rc = napster_config_set(&cfg->napster,
 		    strncmp(k, "napster_", 8) == 0 ? k + 8 : k, value, err,
 		    errlen);
+
+		if (rc > 0)
+			snprintf(err, errlen, "unknown setting '%s'", key);
+		return rc == 0 ? 0 : -1;
+	}
+	if (strncmp(k, "chord_", 6) == 0) {
+		int rc = chord_config_set(
+		    &cfg->chord, k + 6, value, err, errlen);
 
 		if (rc > 0)
 			snprintf(err, errlen, "unknown setting '%s'", key);

@@ -13,6 +13,7 @@
 
 #include "core/conf.h"
 #include "core/log.h"
+#include "overlay/chord.h"
 #include "overlay/gnutella.h"
 #include "overlay/kazaa.h"
 #include "overlay/napster.h"
@@ -54,19 +55,21 @@ struct node_config {
 	struct gnutella_config gnutella; /* [gnutella] */
 	struct kazaa_config kazaa;       /* [kazaa] */
 	struct napster_config napster;   /* [napster] */
+	struct chord_config chord;       /* [chord]: has its own listen */
 	/* An overlay's own port(s) ([gnutella] listen = ...); none: the
 	 * main port, which only one overlay may use. */
 	struct {
 		struct sockaddr_storage addrs[CONFIG_MAX_LISTEN];
 		unsigned n;
-	} ovlisten[3];
+	} ovlisten[4];
 };
 
 /* Overlays a node can join (bit numbers of overlays, ovlisten index). */
 #define CONFIG_OV_GNUTELLA 0
 #define CONFIG_OV_KAZAA    1
 #define CONFIG_OV_NAPSTER  2
-#define CONFIG_OV_COUNT    3
+#define CONFIG_OV_CHORD    3
+#define CONFIG_OV_COUNT    4
 extern const char *const config_ov_names[CONFIG_OV_COUNT];
 
 /* A section of the configuration: [node] keys are plain flags, the keys of

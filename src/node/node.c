@@ -353,6 +353,7 @@ static const struct overlay_ops *const node_ov_ops[CONFIG_OV_COUNT] = {
     &gnutella_ops,
     &kazaa_ops,
     &napster_ops,
+    &chord_ops,
 };
 
 static void
@@ -375,8 +376,8 @@ static int
 node_join(struct node *n)
 {
 	struct overlay_env env;
-	const void *conf[CONFIG_OV_COUNT] = {
-	    &n->cfg->gnutella, &n->cfg->kazaa, &n->cfg->napster};
+	const void *conf[CONFIG_OV_COUNT] = {&n->cfg->gnutella, &n->cfg->kazaa,
+	    &n->cfg->napster, &n->cfg->chord};
 	int main_used = 0;
 
 	if (n->cfg->overlays == 0)
@@ -400,7 +401,11 @@ node_join(struct node *n)
 		/* napster over a beer2beer index: the same overlay. */
 		if (i == CONFIG_OV_NAPSTER && n->cfg->napster.has_b2b)
 			ov->ops = &napster_b2b_ops;
-		if (n->cfg->ovlisten[i].n > 0) {
+		if (i == CONFIG_OV_CHORD) {
+			/* Its ring port is its own (chord.md); files are
+			 * served on the main port, as for every overlay. */
+			env.rs = n->rs;
+		} else if (n->cfg->ovlisten[i].n > 0) {
 			ov->rs = node_overlay_port(n, i);
 			if (ov->rs == NULL)
 				return -1;

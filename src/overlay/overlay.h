@@ -93,5 +93,6 @@ struct overlay_ops {
 extern const struct overlay_ops gnutella_ops;
 extern const struct overlay_ops kazaa_ops;
 extern const struct overlay_ops napster_ops;
+extern const struct overlay_ops chord_ops;
 
 #endif
