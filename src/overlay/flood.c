@@ -357,6 +357,9 @@ enum oneshot_state {
  * in progress (o = NULL) and they free themselves when dial or conn calls
  * back, without calling the user.
  */
+/* Connections at once to one destination address (see oneshot_pump). */
+#define ONESHOT_PER_DEST 8
+
 struct oneshot_item {
 	struct oneshot_item *prev, *next; /* in o->queue or o->active */
 	struct oneshot *o; /* NULL once detached by oneshot_free() */
@@ -467,13 +470,36 @@ oneshot_start(struct oneshot *o, struct oneshot_item *it)
 	    o->loop, it->addrs, it->naddrs, &o->dial, oneshot_dial_cb, it);
 }
 
-/* Start queued items while connection slots are free. */
+/*
+ * Connections in progress to it's destination. Receivers accept only so
+ * many connections from one address at once (a quarter of their slots)
+ * and close the rest at once, after our write has already "succeeded":
+ * a burst of answers to one originator must not exceed that.
+ */
+static unsigned
+oneshot_dest_active(const struct oneshot *o, const struct oneshot_item *it)
+{
+	unsigned n = 0;
+
+	for (const struct oneshot_item *a = o->active.head; a != NULL;
+	     a = a->next)
+		if (addr_equal((const struct sockaddr *)&a->addrs[0],
+			(const struct sockaddr *)&it->addrs[0]))
+			n++;
+	return n;
+}
+
+/* Start queued items while connection slots are free, oldest first,
+ * skipping those whose destination has ONESHOT_PER_DEST in progress. */
 static void
 oneshot_pump(struct oneshot *o)
 {
-	struct oneshot_item *it;
+	struct oneshot_item *it = o->queue.head, *next;
 
-	while (o->active.n < o->max_active && (it = o->queue.head) != NULL) {
+	for (; it != NULL && o->active.n < o->max_active; it = next) {
+		next = it->next;
+		if (oneshot_dest_active(o, it) >= ONESHOT_PER_DEST)
+			continue;
 		oneshot_list_remove(&o->queue, it);
 		oneshot_start(o, it);
 	}
@@ -616,7 +642,8 @@ oneshot_send(struct oneshot *o, const struct course_peer *peer, const void *msg,
 	it->arg = arg;
 	it->tag = tag;
 	it->state = ONESHOT_QUEUED;
-	if (o->active.n < o->max_active)
+	if (o->active.n < o->max_active &&
+	    oneshot_dest_active(o, it) < ONESHOT_PER_DEST)
 		oneshot_start(o, it);
 	else
 		oneshot_list_push(&o->queue, it);

@@ -879,6 +879,34 @@ active_seen(struct fx *fx, unsigned n)
 	return fx->ncb >= n;
 }
 
+/* Many answers to one originator: at most 8 connections to it at once,
+ * whatever max_active allows (receivers cap connections per address). */
+static void
+test_oneshot_per_destination(void **state)
+{
+	struct fx *fx = *state;
+	struct oneshot_stats st;
+	struct course_peer p;
+	char msg[COURSE_MSG_MAX];
+	size_t len;
+
+	listen_v4(fx);
+	p = peer_v4("127.0.0.1", fx->port);
+	fx->o = oneshot_new(&fx->loop, NULL, 64, 64);
+	for (uint64_t t = 0; t < 30; t++) {
+		len = make_msg(t, msg);
+		assert_int_equal(
+		    oneshot_send(fx->o, &p, msg, len, send_cb, fx, t), 0);
+	}
+	oneshot_stats(fx->o, &st);
+	assert_int_equal(st.active, 8);
+	assert_int_equal(st.queued, 22);
+	run_until(fx, active_seen, 30, "thirty send callbacks");
+	assert_int_equal(fx->max_active_seen, 8);
+	run_until(fx, got_at_least, 30, "thirty messages at the listener");
+	check_received(fx, 30);
+}
+
 static void
 test_oneshot_max_active(void **state)
 {
@@ -1047,6 +1075,8 @@ main(void)
 		test_oneshot_queue_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_oneshot_max_active, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_oneshot_per_destination, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_oneshot_free_pending, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
