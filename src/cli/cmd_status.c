@@ -474,6 +474,59 @@ st_napster(struct st_line *l, const char *head, json_t *o)
 	}
 }
 
+/* A chord ring node: id, neighbours, fingers, records, lookups. */
+static void
+st_chord(struct st_line *l, const char *head, json_t *o)
+{
+	json_t *c = json_object_get(o, "counters");
+	json_t *succ = json_object_get(o, "successors"), *s;
+	json_t *pred = json_object_get(o, "predecessor");
+	const char *err = json_string_value(json_object_get(o, "error"));
+	size_t i;
+
+	st_item(l, "", "%s: %s", head, str(o, "state"));
+	st_break(l);
+	st_item(l, "", "id %s", str(o, "id"));
+	st_item(l, " ", "at %s", str(o, "addr"));
+	st_break(l);
+	st_item(l, "", "predecessor %s",
+	    json_is_object(pred) ? str(pred, "addr") : "none");
+	st_item(l, "; ", "successors");
+	json_array_foreach(succ, i, s)
+	{
+		if (i == 3) {
+			st_item(l, " ", "(+%zu)", json_array_size(succ) - 3);
+			break;
+		}
+		st_item(l, i ? ", " : " ", "%s", str(s, "addr"));
+	}
+	if (json_array_size(succ) == 0)
+		st_item(l, " ", "none");
+	st_break(l);
+	st_item(l, "", "fingers %" JSON_INTEGER_FORMAT " distinct",
+	    num(o, "finger_fill"));
+	st_item(l, "; ", "%" JSON_INTEGER_FORMAT " record%s stored",
+	    num(o, "records"), plural(num(o, "records")));
+	st_item(l, "; ", "%" JSON_INTEGER_FORMAT " key%s published",
+	    num(c, "published_keys"), plural(num(c, "published_keys")));
+	st_break(l);
+	st_item(l, "", "lookups %" JSON_INTEGER_FORMAT, num(c, "lookups"));
+	st_item(l, " ", "(%" JSON_INTEGER_FORMAT " failed)",
+	    num(c, "lookups_failed"));
+	st_item(l, ", ", "mean %.2f hops",
+	    json_number_value(json_object_get(c, "hops_mean")));
+	st_item(l, "; ", "requests %" JSON_INTEGER_FORMAT " sent",
+	    num(c, "requests_sent"));
+	st_item(l, ", ", "%" JSON_INTEGER_FORMAT " failed",
+	    num(c, "requests_failed"));
+	st_item(
+	    l, ", ", "%" JSON_INTEGER_FORMAT " timed out", num(c, "timeouts"));
+	if (err != NULL && err[0] != '\0') {
+		st_break(l);
+		st_item(l, "", "last error: %s", err);
+	}
+}
+
 /* An overlay this CLI does not know: its scalar fields as key=value. */
 static void
 st_other(struct st_line *l, const char *head, json_t *o)
@@ -513,6 +566,8 @@ st_overlays(json_t *r)
 			st_kazaa(&l, head, o);
 		else if (strcmp(name, "napster") == 0)
 			st_napster(&l, head, o);
+		else if (strcmp(name, "chord") == 0)
+			st_chord(&l, head, o);
 		else
 			st_other(&l, head, o);
 		st_end(&l);

@@ -341,6 +341,15 @@ succ_fallback(struct overlay *o)
 	}
 }
 
+/* How long a failure mark lasts: two stabilize rounds, 1 to 30 s. */
+static uint64_t
+chord_mark_ms(const struct overlay *o)
+{
+	uint64_t ms = 2 * o->cfg.stabilize_ms;
+
+	return ms < 1000 ? 1000 : ms > CHORD_MARK_MS ? CHORD_MARK_MS : ms;
+}
+
 static struct chord_mark *
 mark_find(const struct overlay *o, const struct chord_node *n)
 {
@@ -388,7 +397,7 @@ chord_mark_failed(struct overlay *o, const struct chord_node *n)
 		m->addr = n->addr;
 		m->port = n->port;
 	}
-	m->until_ms = uv_now(o->env.loop) + CHORD_MARK_MS;
+	m->until_ms = uv_now(o->env.loop) + chord_mark_ms(o);
 	for (i = 0; i < CHORD_FINGERS; i++)
 		if (o->has_finger[i] && chord_node_same(&o->finger[i], n))
 			o->has_finger[i] = 0;
@@ -538,8 +547,11 @@ stab_pred_done(
 	}
 	if (st->code == 200 && !chord_alone(o) &&
 	    chord_data_node(data, &x) == 0 && !chord_is_self(o, &x) &&
-	    !chord_is_failed(o, &x) &&
 	    chord_id_between(&x.id, &o->self.id, &o->succ[0].id)) {
+		/* Even if marked failed: the NOTIFY that follows tests it,
+		 * and a node that came up after a failed attempt (a stale
+		 * introducer entry) must not wait for its mark to pass. */
+		chord_mark_alive(o, &x);
 		succ_insert_front(o, &x);
 		succ_log(o, "its predecessor is closer");
 	}
@@ -952,7 +964,7 @@ join_lookup_done(void *arg, int err, const struct chord_node *succ,
 	if (err != 0) {
 		chord_node_label(e, label, sizeof(label));
 		log_info("chord: lookup through %s failed: %s", label,
-		    chord_strerror(err));
+		    chord_lookup_strerror(err));
 		join_next_entry(o);
 		return;
 	}
@@ -1368,19 +1380,36 @@ chord_status(struct overlay *o)
 	    o->error[0] ? json_string(o->error) : json_null(), "counters", c);
 }
 
-static json_t *
-peer_json(
-    const struct overlay *o, const struct chord_node *n, const char *origin)
+/* One row per node: its first role (successor, successor list,
+ * predecessor, finger) as origin, every role in roles. */
+static void
+peers_add(const struct overlay *o, json_t *peers, const struct chord_node *n,
+    const char *role)
 {
-	json_t *p = node_json(o, n);
+	json_t *p = NULL;
+	size_t i;
 
-	json_object_set_new(p, "label",
-	    json_object_get(p, "addr") ? json_incref(json_object_get(p, "addr"))
-				       : json_null());
-	json_object_set_new(p, "origin", json_string(origin));
-	json_object_set_new(
-	    p, "state", json_string(chord_is_failed(o, n) ? "failed" : "up"));
-	return p;
+	for (i = 0; i < json_array_size(peers); i++) {
+		json_t *q = json_array_get(peers, i);
+		char label[ADDR_STRLEN];
+
+		chord_node_label(n, label, sizeof(label));
+		if (strcmp(json_string_value(json_object_get(q, "label")),
+			label) == 0) {
+			p = q;
+			break;
+		}
+	}
+	if (p == NULL) {
+		p = node_json(o, n);
+		json_object_set(p, "label", json_object_get(p, "addr"));
+		json_object_set_new(p, "origin", json_string(role));
+		json_object_set_new(p, "state",
+		    json_string(chord_is_failed(o, n) ? "failed" : "up"));
+		json_object_set_new(p, "roles", json_array());
+		json_array_append_new(peers, p);
+	}
+	json_array_append_new(json_object_get(p, "roles"), json_string(role));
 }
 
 static json_t *
@@ -1389,28 +1418,14 @@ chord_peers(struct overlay *o)
 	json_t *peers = json_array();
 
 	for (unsigned i = 0; i < o->nsucc; i++)
-		json_array_append_new(peers,
-		    peer_json(o, &o->succ[i],
-			i == 0 ? "successor" : "successor list"));
+		peers_add(o, peers, &o->succ[i], "successor");
 	if (o->has_pred)
-		json_array_append_new(
-		    peers, peer_json(o, &o->pred, "predecessor"));
-	for (unsigned i = 0; i < CHORD_FINGERS; i++) {
-		unsigned j;
-		json_t *p;
-
-		if (!o->has_finger[i] || chord_is_self(o, &o->finger[i]))
-			continue;
-		for (j = 0; j < i; j++)
-			if (o->has_finger[j] &&
-			    chord_node_same(&o->finger[j], &o->finger[i]))
-				break;
-		if (j < i)
-			continue;
-		p = peer_json(o, &o->finger[i], "finger");
-		json_object_set_new(p, "finger", json_integer(i));
-		json_array_append_new(peers, p);
-	}
+		peers_add(o, peers, &o->pred, "predecessor");
+	for (unsigned i = 0; i < CHORD_FINGERS; i++)
+		if (o->has_finger[i] && !chord_is_self(o, &o->finger[i]) &&
+		    (i == 0 || !o->has_finger[i - 1] ||
+			!chord_node_same(&o->finger[i - 1], &o->finger[i])))
+			peers_add(o, peers, &o->finger[i], "finger");
 	return json_pack("{s:s,s:o}", "name", "chord", "peers", peers);
 }
 

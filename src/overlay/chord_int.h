@@ -28,7 +28,7 @@
 #define CHORD_GET_MAX      1000  /* records in a GET answer (§5) */
 #define CHORD_PAGE_MAX     500   /* lines of a LIST page (§5) */
 #define CHORD_MARKS        64    /* nodes remembered as failed */
-#define CHORD_MARK_MS      30000 /* how long a failure mark lasts */
+#define CHORD_MARK_MS      30000 /* longest failure mark */
 #define CHORD_LISTENERS    CHORD_MAX_LISTEN
 #define CHORD_PUB_INFLIGHT 8                     /* publication jobs at once */
 #define CHORD_ENTRIES_MAX  (CHORD_JOIN_ROWS + 1) /* bootstrap + rows */
@@ -230,6 +230,9 @@ struct chord_lookup *chord_lookup_start(struct overlay *o,
     const struct chord_id *id, const struct chord_node *start,
     int start_id_known, chord_lookup_cb cb, void *arg);
 void chord_lookup_cancel(struct chord_lookup *l);
+
+/* Why a lookup failed, for people. */
+const char *chord_lookup_strerror(int err);
 
 /* Parse the first data line as a node triple. 0 or a negative code. */
 int chord_data_node(struct chord_str data, struct chord_node *out);

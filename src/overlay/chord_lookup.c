@@ -184,6 +184,22 @@ chord_calls_stop(struct overlay *o)
 		chord_call_cancel(o->calls);
 }
 
+const char *
+chord_lookup_strerror(int err)
+{
+	switch (err) {
+	case WARREN_ENOTFOUND:
+		return "no candidate left (the nodes named failed or made no "
+		       "progress)";
+	case WARREN_ELIMIT:
+		return "more than 32 hops or 64 requests";
+	case UV_ETIMEDOUT:
+		return "lookup timeout";
+	default:
+		return err > -4096 ? uv_strerror(err) : warren_strerror(err);
+	}
+}
+
 int
 chord_data_node(struct chord_str data, struct chord_node *out)
 {

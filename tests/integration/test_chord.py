@@ -633,16 +633,43 @@ def test_ring_search_download_kill_and_introducer_restart(net, tmp_path):
         assert all(s["state"] == "joined" for s in st)
         assert all(s["finger_fill"] >= 1 for s in st)
 
-        # The introducer restarted keeps its table: a new node joins the
-        # ring through it.
+        # The introducer restarted keeps its table: new nodes join the
+        # ring through it while lookups run, and a killed node restarted
+        # at its old address joins again.
         it.stop()
         it.start()
-        late = chord_node(net, "late", introducer=it)
-        live.append(late)
-        wait_until(lambda: chord_status(late)["state"] == "joined", 20, "late node joined")
-        wait_until(lambda: ring_consistent(live), 60, "ring with the late node")
-        word, name, md5 = files[live[0]]
-        wait_until(lambda: any(h["md5"] == md5 for h in search_hits(late, word)), 30,
-                   "late node finds a file")
+        late = [chord_node(net, "late%d" % i, introducer=it, start=False) for i in range(2)]
+        revived = dead[0]
+        revived.expect_exit = 0
+        errors = []
+
+        def joiners():
+            try:
+                start_all(late)
+                revived.start()
+            except Exception as e:  # reported by the main thread
+                errors.append(e)
+        t = threading.Thread(target=joiners)
+        t.start()
+        ok = total = 0
+        while t.is_alive() or total < 64:
+            n = rnd.choice(live)
+            picks = rnd.sample(list(files.values()), 4)
+            res = search_many(n, [w for w, _, _ in picks])
+            for w, _, m in picks:
+                total += 1
+                ok += bool(res[w]) and any(h["md5"] == m for h in res[w])
+        t.join()
+        assert not errors, errors
+        print("lookups while nodes joined: %d/%d" % (ok, total))
+        assert ok >= 0.99 * total, (ok, total)
+        live += late + [revived]
+        wait_until(lambda: all(chord_status(n)["state"] == "joined" for n in late + [revived]),
+                   20, "late nodes joined")
+        wait_until(lambda: ring_consistent(live), 60, "ring with the late nodes")
+        for n in late + [revived]:
+            word, name, md5 = files[live[0]]
+            wait_until(lambda: any(h["md5"] == md5 for h in search_hits(n, word)), 30,
+                       "%s finds a file" % n.addr)
     finally:
         it.stop()
