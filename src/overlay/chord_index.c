@@ -28,22 +28,32 @@
 
 /* ----------------------------------------------------------- publishing */
 
-/* One record to PUT under one key. */
+/*
+ * A shared file to publish under some of its keys (one job per file, so a
+ * republish round of a large library costs a few hundred bytes per file).
+ * While queued it is owned by its queue; the runs started from it hold
+ * references, and it is freed when it has left the queue and no run holds
+ * it.
+ */
 struct pub_job {
-	struct chord_id key;
 	char md5[CHORD_MD5_LEN + 1];
 	uint64_t size;
 	char name[CHORD_NAME_MAX + 1];
 	size_t name_len;
-	uint64_t due_ms; /* paced jobs: not before */
-	unsigned attempts;
+	uint16_t mask;     /* keys not yet started: bit i = key i */
+	uint64_t due_ms;   /* paced jobs: not before */
+	unsigned attempts; /* earlier tries of these keys */
+	unsigned refs;     /* runs using it */
+	int queued;        /* in a queue */
 	struct pub_job *next;
 };
 
-/* A job being carried out. */
+/* One key of a job being carried out. */
 struct pub_run {
 	struct chord_pub *p;
-	struct pub_job *job; /* owned */
+	struct pub_job *job; /* a reference */
+	unsigned key_index;
+	struct chord_id key;
 	struct chord_lookup *lk;
 	struct chord_call *call; /* GET_SUCCESSORS */
 	unsigned pending, ok;    /* PUTs in flight (cancelled with the
@@ -59,7 +69,7 @@ struct pub_queue {
 
 struct chord_pub {
 	struct overlay *o;
-	struct pub_queue urgent; /* files just shared */
+	struct pub_queue urgent; /* files just shared, and retries */
 	struct pub_queue paced;  /* the republish round, by due time */
 	struct pub_run *runs;
 	unsigned nruns;
@@ -70,9 +80,17 @@ struct chord_pub {
 static void pub_pump(struct chord_pub *p);
 
 static void
+pub_job_release(struct pub_job *j)
+{
+	if (j->refs == 0 && !j->queued)
+		free(j);
+}
+
+static void
 pubq_push(struct pub_queue *q, struct pub_job *j)
 {
 	j->next = NULL;
+	j->queued = 1;
 	if (q->tail != NULL)
 		q->tail->next = j;
 	else
@@ -81,27 +99,25 @@ pubq_push(struct pub_queue *q, struct pub_job *j)
 	q->n++;
 }
 
-static struct pub_job *
+static void
 pubq_pop(struct pub_queue *q)
 {
 	struct pub_job *j = q->head;
 
-	if (j == NULL)
-		return NULL;
 	q->head = j->next;
 	if (q->head == NULL)
 		q->tail = NULL;
 	q->n--;
-	return j;
+	j->queued = 0;
+	j->next = NULL;
+	pub_job_release(j);
 }
 
 static void
 pubq_clear(struct pub_queue *q)
 {
-	struct pub_job *j;
-
-	while ((j = pubq_pop(q)) != NULL)
-		free(j);
+	while (q->head != NULL)
+		pubq_pop(q);
 }
 
 /* Drop the jobs of md5 (unpublished). */
@@ -115,7 +131,8 @@ pubq_drop(struct pub_queue *q, const char *md5)
 		if (strcmp(j->md5, md5) == 0) {
 			*pp = j->next;
 			q->n--;
-			free(j);
+			j->queued = 0;
+			pub_job_release(j);
 			continue;
 		}
 		q->tail = j;
@@ -123,19 +140,30 @@ pubq_drop(struct pub_queue *q, const char *md5)
 	}
 }
 
-/*
- * The jobs of one file: its md5 key, then its keywords' keys. Returns
- * how many were queued (0 for a name no record can carry).
- */
+/* The keys of a job's file: its md5 key, then its keywords' keys. */
 static unsigned
-pub_file(struct pub_queue *q, const char *md5, uint64_t size, const char *name,
-    size_t name_len)
+pub_keys(const struct pub_job *j, struct chord_id keys[1 + CHORD_KEYWORDS_MAX])
 {
 	struct chord_keywords it;
 	char kw[CHORD_KEYWORD_MAX + 1];
-	struct chord_id keys[1 + CHORD_KEYWORDS_MAX];
-	unsigned nkeys = 0, i;
+	unsigned nkeys = 0;
 	int n;
+
+	chord_sha1(j->md5, CHORD_MD5_LEN, &keys[nkeys++]);
+	chord_keywords_init(&it, j->name, j->name_len);
+	while ((n = chord_keywords_next(&it, kw)) > 0)
+		chord_sha1(kw, (size_t)n, &keys[nkeys++]);
+	return nkeys;
+}
+
+/* Queue a file under all its keys. 0, or -1 for a name no record can
+ * carry. */
+static int
+pub_file(struct pub_queue *q, const char *md5, uint64_t size, const char *name,
+    size_t name_len)
+{
+	struct chord_id keys[1 + CHORD_KEYWORDS_MAX];
+	struct pub_job *j;
 
 	/* Senders strip the name's outer spaces (§3.2). */
 	while (name_len > 0 && name[0] == ' ') {
@@ -146,22 +174,15 @@ pub_file(struct pub_queue *q, const char *md5, uint64_t size, const char *name,
 		name_len--;
 	if (chord_name_check(name, name_len) != 0 ||
 	    strlen(md5) != CHORD_MD5_LEN)
-		return 0;
-	chord_sha1(md5, CHORD_MD5_LEN, &keys[nkeys++]);
-	chord_keywords_init(&it, name, name_len);
-	while ((n = chord_keywords_next(&it, kw)) > 0)
-		chord_sha1(kw, (size_t)n, &keys[nkeys++]);
-	for (i = 0; i < nkeys; i++) {
-		struct pub_job *j = xcalloc(1, sizeof(*j));
-
-		j->key = keys[i];
-		memcpy(j->md5, md5, CHORD_MD5_LEN + 1);
-		j->size = size;
-		memcpy(j->name, name, name_len);
-		j->name_len = name_len;
-		pubq_push(q, j);
-	}
-	return nkeys;
+		return -1;
+	j = xcalloc(1, sizeof(*j));
+	memcpy(j->md5, md5, CHORD_MD5_LEN + 1);
+	j->size = size;
+	memcpy(j->name, name, name_len);
+	j->name_len = name_len;
+	j->mask = (uint16_t)((1u << pub_keys(j, keys)) - 1);
+	pubq_push(q, j);
+	return 0;
 }
 
 static void
@@ -176,22 +197,29 @@ pub_run_free(struct pub_run *r)
 	if (r->next != NULL)
 		r->next->prev = r->prev;
 	p->nruns--;
-	free(r->job);
+	r->job->refs--;
+	pub_job_release(r->job);
 	free(r);
 }
 
-/* The job is over: done, or queued again for another attempt. */
+/* The key is done, or queued again (alone) for another attempt. */
 static void
 pub_run_end(struct pub_run *r, int ok)
 {
 	struct chord_pub *p = r->p;
 	struct overlay *o = p->o;
+	struct pub_job *again;
 
 	if (ok) {
 		o->n.published_keys++;
-	} else if (++r->job->attempts < PUB_ATTEMPTS) {
-		pubq_push(&p->urgent, r->job);
-		r->job = NULL;
+	} else if (r->job->attempts + 1 < PUB_ATTEMPTS) {
+		again = xmalloc(sizeof(*again));
+		*again = *r->job;
+		again->mask = (uint16_t)(1u << r->key_index);
+		again->attempts++;
+		again->refs = 0;
+		again->due_ms = 0;
+		pubq_push(&p->urgent, again);
 	}
 	pub_run_free(r);
 	pub_pump(p);
@@ -230,11 +258,13 @@ pub_put_all(struct pub_run *r, const struct chord_node *t, unsigned nt)
 	rec.name.ptr = r->job->name;
 	rec.name.len = r->job->name_len;
 	if (chord_record_format(&rec, text, sizeof(text)) < 0) {
-		r->job->attempts = PUB_ATTEMPTS; /* cannot ever work */
-		pub_run_end(r, 0);
+		struct chord_pub *p = r->p;
+
+		pub_run_free(r); /* cannot ever work */
+		pub_pump(p);
 		return;
 	}
-	chord_id_format(&r->job->key, key);
+	chord_id_format(&r->key, key);
 	snprintf(line, sizeof(line), "PUT %s %s", key, text);
 	r->pending = nt;
 	for (unsigned i = 0; i < nt; i++) {
@@ -294,19 +324,24 @@ pub_lookup_done(void *arg, int err, const struct chord_node *succ,
 	    r->p->o, succ, "GET_SUCCESSORS", pub_succs_done, r);
 }
 
+/* Start key index i of job j. */
 static void
-pub_run_start(struct chord_pub *p, struct pub_job *j)
+pub_run_start(struct chord_pub *p, struct pub_job *j, unsigned i,
+    const struct chord_id *key)
 {
 	struct pub_run *r = xcalloc(1, sizeof(*r));
 
 	r->p = p;
 	r->job = j;
+	j->refs++;
+	r->key_index = i;
+	r->key = *key;
 	r->next = p->runs;
 	if (p->runs != NULL)
 		p->runs->prev = r;
 	p->runs = r;
 	p->nruns++;
-	r->lk = chord_lookup_start(p->o, &j->key, NULL, 1, pub_lookup_done, r);
+	r->lk = chord_lookup_start(p->o, key, NULL, 1, pub_lookup_done, r);
 }
 
 static void
@@ -321,23 +356,36 @@ pub_timer_cb(uv_timer_t *t)
 	pub_pump(t->data);
 }
 
-/* Start what may start: urgent jobs first, then paced ones when due. */
+/* Start what may start: urgent jobs first, then paced ones when due;
+ * a job leaves its queue once every key of it has started. */
 static void
 pub_pump(struct chord_pub *p)
 {
 	uint64_t now = uv_now(p->o->env.loop);
+	struct chord_id keys[1 + CHORD_KEYWORDS_MAX];
+	struct pub_queue *q;
 	struct pub_job *j;
+	unsigned i, nkeys;
 
 	if (!p->ready || p->o->state == CHORD_STOPPED)
 		return;
 	while (p->nruns < CHORD_PUB_INFLIGHT) {
-		if ((j = pubq_pop(&p->urgent)) == NULL) {
-			if (p->paced.head == NULL ||
-			    p->paced.head->due_ms > now)
+		q = &p->urgent;
+		if (q->head == NULL) {
+			q = &p->paced;
+			if (q->head == NULL || q->head->due_ms > now)
 				break;
-			j = pubq_pop(&p->paced);
 		}
-		pub_run_start(p, j);
+		j = q->head;
+		nkeys = pub_keys(j, keys);
+		for (i = 0; i < nkeys && !(j->mask & (1u << i)); i++)
+			;
+		if (i < nkeys) {
+			j->mask &= (uint16_t) ~(1u << i);
+			pub_run_start(p, j, i, &keys[i]);
+		}
+		if (i >= nkeys || (j->mask & ((1u << nkeys) - 1)) == 0)
+			pubq_pop(q);
 	}
 	if (p->paced.head != NULL && p->nruns < CHORD_PUB_INFLIGHT)
 		uv_timer_start(p->timer, pub_timer_cb,

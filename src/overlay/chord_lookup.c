@@ -23,6 +23,7 @@ struct chord_call {
 	struct overlay *o;
 	struct chord_node to;
 	int local;                 /* answered by this node */
+	int unusable;              /* no address to connect to: fails */
 	char line[CHORD_LINE_MAX]; /* the request, with its CRLF */
 	size_t len;
 	struct chord_rpc *rpc; /* remote, until its callback */
@@ -97,7 +98,8 @@ call_local_run(uv_timer_t *t)
 		if (o->local_head == NULL)
 			o->local_tail = NULL;
 		call_unlink(c);
-		if (chord_request_parse(c->line, c->len, &req) > 0)
+		if (!c->unusable &&
+		    chord_request_parse(c->line, c->len, &req) > 0)
 			resp = chord_serve_answer(o, &req, 1, &len);
 		if (resp != NULL &&
 		    (n = chord_response_parse(resp, len, &st, &data)) > 0 &&
@@ -132,10 +134,9 @@ chord_call_start(struct overlay *o, const struct chord_node *to,
 	o->calls = c;
 	if (chord_is_self(o, to) || c->len == 0 ||
 	    chord_node_sockaddr(to, &ss) != 0) {
-		/* Asked of itself (or unusable: answered as an error). */
+		/* Asked of itself, or unusable: an error from the loop. */
 		c->local = 1;
-		if (c->len == 0)
-			c->line[0] = '\0';
+		c->unusable = !chord_is_self(o, to) || c->len == 0;
 		if (o->local_tail != NULL)
 			o->local_tail->lnext = c;
 		else
