@@ -348,11 +348,12 @@ enum oneshot_state {
 	ONESHOT_QUEUED,  /* waiting for a connection slot */
 	ONESHOT_DIALING, /* dial in progress: it->dial */
 	ONESHOT_WRITING, /* connected, the write not done: it->c */
+	ONESHOT_CLOSING, /* written; until the receiver closes: it->c */
 };
 
 /*
  * One message. Lives from oneshot_send() until its dial failed or its
- * write finished (the lingering close that follows refers to nothing), or
+ * connection closed (after the write, once the receiver closed), or
  * until oneshot_free() for a queued one. oneshot_free() detaches the ones
  * in progress (o = NULL) and they free themselves when dial or conn calls
  * back, without calling the user.
@@ -365,7 +366,8 @@ struct oneshot_item {
 	struct oneshot *o; /* NULL once detached by oneshot_free() */
 	enum oneshot_state state;
 	struct dial *dial; /* DIALING */
-	struct conn *c;    /* WRITING */
+	struct conn *c;    /* WRITING, CLOSING */
+	int status;        /* of the write, once it is over */
 	struct sockaddr_storage addrs[2];
 	unsigned naddrs;
 	uint8_t msg[COURSE_MSG_MAX]; /* the write buffer: lives until the
@@ -432,6 +434,8 @@ oneshot_state_name(enum oneshot_state s)
 		return "DIALING";
 	case ONESHOT_WRITING:
 		return "WRITING";
+	case ONESHOT_CLOSING:
+		return "CLOSING";
 	}
 	return "?";
 }
@@ -540,26 +544,41 @@ oneshot_read_cb(struct conn *c)
 }
 
 /*
- * libuv calls every write callback (ECANCELED if the handle was closed
- * first) before the handle's close callback, so the item is over here and
- * the conn needs no on_close: after this it is on its own (lingering
- * close) and frees itself.
+ * The write is over. On success the item keeps its connection slot until
+ * the receiver has read the message and closed (or the lingering close
+ * gives up after 2 s): the slot is only free when the receiver's is, so a
+ * burst of answers never holds more of the receiver's connections than
+ * ONESHOT_PER_DEST.
  */
 static void
 oneshot_write_cb(struct conn *c, void *arg, int status)
 {
 	struct oneshot_item *it = arg;
 
-	it->c = NULL;
-	if (status == 0)
+	it->status = status;
+	if (status == 0 && it->o != NULL) {
+		oneshot_set_state(it, ONESHOT_CLOSING);
 		conn_finish(c);
-	else
+	} else {
 		conn_close(c, status);
+	}
+}
+
+/* The connection is gone: the item is over (its status is the write's,
+ * or why the connection ended before the write was done). */
+static void
+oneshot_closed_cb(struct conn *c, int err)
+{
+	struct oneshot_item *it = c->owner;
+
+	it->c = NULL;
 	if (it->o == NULL) { /* detached by oneshot_free() */
 		free(it);
 		return;
 	}
-	oneshot_done(it, status);
+	if (it->state != ONESHOT_CLOSING && it->status == 0)
+		it->status = err != 0 ? err : UV_ECONNRESET;
+	oneshot_done(it, it->state == ONESHOT_CLOSING ? 0 : it->status);
 }
 
 static void
@@ -583,16 +602,17 @@ oneshot_dial_cb(void *arg, struct conn *c, int status)
 	}
 	oneshot_set_state(it, ONESHOT_WRITING);
 	it->c = c;
-	err = conn_start(c, oneshot_read_cb, NULL, NULL, o->timeout_ms);
+	err = conn_start(
+	    c, oneshot_read_cb, oneshot_closed_cb, it, o->timeout_ms);
 	if (err == 0) {
 		buf = uv_buf_init((char *)it->msg, (unsigned)it->len);
 		err = conn_writev(c, &buf, 1, oneshot_write_cb, it);
 	}
 	if (err != 0) {
-		/* The write callback will not run. */
-		it->c = NULL;
+		/* The write callback will not run; the close callback ends
+		 * the item. */
+		it->status = err;
 		conn_close(c, err);
-		oneshot_done(it, err);
 	}
 }
 
@@ -684,6 +704,7 @@ oneshot_free(struct oneshot *o)
 			dial_cancel(it->dial);
 			break;
 		case ONESHOT_WRITING:
+		case ONESHOT_CLOSING:
 			conn_close(it->c, UV_ECANCELED);
 			break;
 		}
