@@ -138,6 +138,7 @@ struct download {
 
 	struct hash md5ctx; /* used by one job at a time */
 	int md5_running;
+	int checking;        /* resume: the CHECK job runs (shown as such) */
 	int discard_wanted;  /* failed: DISCARD once no job is in flight */
 	int discard_keep;    /* keep the data aside (MD5 mismatch) */
 	uint32_t md5_next;   /* parts [0, md5_next) are in the MD5 */
@@ -1541,6 +1542,7 @@ job_done(uv_work_t *w, int status)
 		download_schedule(d);
 		break;
 	case DJOB_CHECK:
+		d->checking = 0;
 		if (d->stopping || download_over(d))
 			break;
 		for (uint32_t p = 0; p < d->nparts; p++) {
@@ -1892,6 +1894,9 @@ downloader_restore_row(void *arg, const struct dlstate_row *row)
 		d->state = strcmp(row->state, "paused") == 0
 		    ? DOWNLOAD_PAUSED
 		    : DOWNLOAD_CHECKING;
+		/* Shown as checking, paused or not, until the parts on disk
+		 * are verified: until then parts_done is not known. */
+		d->checking = 1;
 		job_start(j);
 	} else {
 		/* Nothing usable on disk: start over (a stale .part of a
@@ -1977,7 +1982,8 @@ download_info(const struct download *d, struct download_info *out)
 	out->path = d->final_path ? d->final_path
 	    : d->part_path        ? d->part_path
 				  : "";
-	out->state = d->state;
+	out->state = d->checking && !download_over(d) ? DOWNLOAD_CHECKING
+						      : d->state;
 	out->size = d->size_known ? d->size : 0;
 	out->size_known = d->size_known;
 	if (d->layout) {
