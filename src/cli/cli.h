@@ -40,6 +40,25 @@ int cli_usage(const struct cli_cmd *cmd, const char *fmt, ...)
 int cli_common_opts(int argc, char **argv, const struct cli_cmd *self,
     int *json, const char **socket, int *first);
 
+/*
+ * A server command (directory, introducer): its settings, and how to set,
+ * load, check and run its configuration (cfg is the server's own struct).
+ */
+struct config_key;
+struct cli_server {
+	const char *name; /* command name, for help and usage */
+	const struct config_key *keys;
+	void *cfg;
+	int (*set)(void *cfg, const char *key, const char *value, char *err,
+	    size_t errlen);
+	int (*load)(void *cfg, const char *path, char *err, size_t errlen);
+	int (*finish)(void *cfg, char *err, size_t errlen);
+	int (*run)(void *cfg);
+};
+
+/* Parse --config, --help and the settings' flags, then run. Exit code. */
+int cli_server_main(const struct cli_server *s, int argc, char **argv);
+
 /* Connect, send {"op": op}, print the JSON reply with --json, and return
  * the "result" (own reference) or NULL after printing the error. */
 json_t *cli_simple_call(const char *socket, const char *op, int json);
@@ -47,6 +66,7 @@ json_t *cli_simple_call(const char *socket, const char *op, int json);
 int cmd_node(int argc, char **argv);
 int cmd_directory(int argc, char **argv);
 int cmd_introducer(int argc, char **argv);
+int cmd_lab(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_peers(int argc, char **argv);

@@ -1,96 +1,45 @@
 /*
- * warren directory: run the central directory (course directory protocol)
- * in the foreground.
+ * warren directory: run the central directory (course directory protocol
+ * and beer2beer) in the foreground.
  */
-#include <getopt.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "cli.h"
-#include "core/xmalloc.h"
 #include "directory/directory.h"
 
-#define OPT_CONFIG 1
-#define OPT_KEY0   1000
-
-static struct option *
-directory_options(void)
+static int
+directory_set(
+    void *cfg, const char *key, const char *value, char *err, size_t errlen)
 {
-	size_t n = 0, i;
-	struct option *o;
+	return directory_config_set(cfg, key, value, err, errlen);
+}
 
-	while (directory_config_keys[n].name != NULL)
-		n++;
-	o = xcalloc(n + 3, sizeof(*o));
-	for (i = 0; i < n; i++) {
-		char *flag = xstrdup(directory_config_keys[i].name);
+static int
+directory_load(void *cfg, const char *path, char *err, size_t errlen)
+{
+	return directory_config_load(cfg, path, err, errlen);
+}
 
-		for (char *p = flag; *p; p++)
-			if (*p == '_')
-				*p = '-';
-		o[i] = (struct option){
-		    flag, required_argument, NULL, OPT_KEY0 + (int)i};
-	}
-	o[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
-	o[i++] = (struct option){"help", no_argument, NULL, 'h'};
-	return o;
+static int
+directory_finish(void *cfg, char *err, size_t errlen)
+{
+	return directory_config_finish(cfg, err, errlen);
+}
+
+static int
+directory_run_cfg(void *cfg)
+{
+	return directory_run(cfg);
 }
 
 int
 cmd_directory(int argc, char **argv)
 {
-	const struct cli_cmd *self = cli_find("directory");
-	struct option *opts = directory_options();
 	struct directory_config cfg;
-	char err[512];
-	int c, rc = CLI_OK;
+	struct cli_server s = {"directory", directory_config_keys, &cfg,
+	    directory_set, directory_load, directory_finish, directory_run_cfg};
+	int rc;
 
 	directory_config_defaults(&cfg);
-	/* Pass 1: the file, so that flags override it. */
-	opterr = 0;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'h') {
-			cli_help(stdout, self);
-			goto out;
-		}
-		if (c == OPT_CONFIG &&
-		    directory_config_load(&cfg, optarg, err, sizeof(err)) !=
-			0) {
-			rc = cli_usage(self, "%s", err);
-			goto out;
-		}
-	}
-	opterr = 1;
-	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == OPT_CONFIG || c == 'h')
-			continue;
-		if (c < OPT_KEY0) {
-			rc = cli_usage(self, NULL);
-			goto out;
-		}
-		if (directory_config_set(&cfg,
-			directory_config_keys[c - OPT_KEY0].name, optarg, err,
-			sizeof(err)) != 0) {
-			rc = cli_usage(self, "%s", err);
-			goto out;
-		}
-	}
-	if (optind < argc) {
-		rc = cli_usage(self, "unexpected argument '%s'", argv[optind]);
-		goto out;
-	}
-	if (directory_config_finish(&cfg, err, sizeof(err)) != 0) {
-		rc = cli_usage(self, "%s", err);
-		goto out;
-	}
-	rc = directory_run(&cfg);
-out:
-	for (size_t i = 0; opts[i].name != NULL; i++)
-		if (opts[i].val >= OPT_KEY0)
-			free((char *)opts[i].name);
-	free(opts);
+	rc = cli_server_main(&s, argc, argv);
 	directory_config_release(&cfg);
 	return rc;
 }
