@@ -554,6 +554,15 @@ stab_pred_done(
 		chord_mark_alive(o, &x);
 		succ_insert_front(o, &x);
 		succ_log(o, "its predecessor is closer");
+		/* Ask the new successor too: after concurrent joins a node
+		 * may be several nodes short of its real successor, and one
+		 * step per round would take as many rounds. */
+		if (++o->stab_steps < CHORD_STAB_STEPS) {
+			o->n.stabilize_rounds++;
+			o->stab_call = chord_call_start(o, &o->succ[0],
+			    "GET_PREDECESSOR", stab_pred_done, o);
+			return;
+		}
 	}
 	stab_notify(o);
 }
@@ -589,7 +598,28 @@ stab_tick(uv_timer_t *t)
 	if (o->stab_busy)
 		return;
 	o->stab_tries = 0;
+	o->stab_steps = 0;
 	stab_start(o);
+}
+
+/* finger[i] = f, and the following fingers whose start is in (n, f] are
+ * the same node (§3.4); the round robin goes on after them. */
+static void
+fix_apply(struct overlay *o, unsigned i, const struct chord_node *f)
+{
+	struct chord_id start;
+	unsigned j;
+
+	o->finger[i] = *f;
+	o->has_finger[i] = 1;
+	for (j = i + 1; j < CHORD_FINGERS && !chord_is_self(o, f); j++) {
+		chord_id_add_pow2(&o->self.id, j, &start);
+		if (!chord_id_between_incl(&start, &o->self.id, &f->id))
+			break;
+		o->finger[j] = *f;
+		o->has_finger[j] = 1;
+	}
+	o->next_finger = j % CHORD_FINGERS;
 }
 
 static void
@@ -597,29 +627,43 @@ fix_done(void *arg, int err, const struct chord_node *succ,
     const struct chord_node *replier, unsigned hops)
 {
 	struct overlay *o = arg;
-	unsigned i = o->next_finger, j;
-	struct chord_id start;
 
 	(void)replier;
 	(void)hops;
 	o->fix_lookup = NULL;
-	if (err != 0) {
-		o->next_finger = (i + 1) % CHORD_FINGERS;
-		return;
+	if (err != 0)
+		o->next_finger = (o->next_finger + 1) % CHORD_FINGERS;
+	else
+		fix_apply(o, o->next_finger, succ);
+}
+
+/*
+ * finger[0] is the successor. The lookup of this node's own id, started
+ * at a far finger, names this node when the ring agrees with its
+ * successor pointer; it names another node when the ring skips this one:
+ * concurrent joins can leave a node and its successor pointing at each
+ * other past a stretch of nodes, which stabilize never shows them (the
+ * successor's predecessor is this node). That node, closer than the
+ * successor, is adopted; its NOTIFY then links this node in.
+ */
+static void
+fix0_done(void *arg, int err, const struct chord_node *succ,
+    const struct chord_node *replier, unsigned hops)
+{
+	struct overlay *o = arg;
+
+	(void)replier;
+	(void)hops;
+	o->fix_lookup = NULL;
+	if (err == 0 && !chord_alone(o) && !chord_is_self(o, succ) &&
+	    chord_id_between(&succ->id, &o->self.id, &o->succ[0].id)) {
+		succ_insert_front(o, succ);
+		succ_log(o, "the ring skipped this node");
 	}
-	o->finger[i] = *succ;
-	o->has_finger[i] = 1;
-	/* The following fingers whose start is in (n, result] are the
-	 * same node (§3.4). */
-	for (j = i + 1; j < CHORD_FINGERS; j++) {
-		chord_id_add_pow2(&o->self.id, j, &start);
-		if (!chord_id_between_incl(&start, &o->self.id, &succ->id) ||
-		    chord_is_self(o, succ))
-			break;
-		o->finger[j] = *succ;
-		o->has_finger[j] = 1;
-	}
-	o->next_finger = j % CHORD_FINGERS;
+	if (chord_alone(o))
+		o->next_finger = 0;
+	else
+		fix_apply(o, 0, &o->succ[0]);
 }
 
 static void
@@ -634,6 +678,20 @@ fix_tick(uv_timer_t *t)
 	if (chord_alone(o)) {
 		memset(o->has_finger, 0, sizeof(o->has_finger));
 		o->next_finger = 0;
+		return;
+	}
+	if (o->next_finger == 0) {
+		for (int i = CHORD_FINGERS - 1; i > 0; i--) {
+			if (o->has_finger[i] &&
+			    !chord_is_self(o, &o->finger[i]) &&
+			    !chord_is_failed(o, &o->finger[i])) {
+				o->fix_lookup = chord_lookup_start(o,
+				    &o->self.id, &o->finger[i], 1, fix0_done,
+				    o);
+				return;
+			}
+		}
+		fix_apply(o, 0, &o->succ[0]);
 		return;
 	}
 	chord_id_add_pow2(&o->self.id, o->next_finger, &start);
@@ -714,6 +772,17 @@ chord_timers_start(struct overlay *o)
 		? o->cfg.republish_ms
 		: CHORD_SETTLE_ROUNDS * o->cfg.stabilize_ms);
 	chord_timer_arm(o, o->t_purge, purge_tick, o->cfg.purge_ms);
+}
+
+void
+chord_timers_restart(struct overlay *o)
+{
+	if (o->state != CHORD_RUNNING)
+		return;
+	chord_timer_arm(o, o->t_stabilize, stab_tick, o->cfg.stabilize_ms);
+	chord_timer_arm(o, o->t_fix, fix_tick, o->cfg.fix_fingers_ms);
+	chord_timer_arm(
+	    o, o->t_checkpred, checkpred_tick, o->cfg.check_predecessor_ms);
 }
 
 /* ------------------------------------------------------------- joining */
@@ -830,11 +899,11 @@ join_succs_done(
 		join_next_entry(o);
 		return;
 	}
-	if (!chord_alone(o)) {
-		/* Someone joined this node meanwhile: keep that ring. */
-		join_done(o);
-		return;
-	}
+	/*
+	 * If nodes joined this lone node meanwhile, they form a ring of their
+	 * own: taking the successor found in the other ring anyway brings
+	 * them along (their stabilize follows this node's successor).
+	 */
 	o->succ[0] = o->join_succ;
 	o->nsucc = 1;
 	while (st->code == 200 && o->nsucc < o->cfg.successors &&
@@ -966,10 +1035,6 @@ join_lookup_done(void *arg, int err, const struct chord_node *succ,
 		log_info("chord: lookup through %s failed: %s", label,
 		    chord_lookup_strerror(err));
 		join_next_entry(o);
-		return;
-	}
-	if (!chord_alone(o)) {
-		join_done(o); /* joined by others meanwhile */
 		return;
 	}
 	if (chord_is_self(o, succ)) {

@@ -32,9 +32,9 @@
 #define CHORD_LISTENERS    CHORD_MAX_LISTEN
 #define CHORD_PUB_INFLIGHT 8                     /* publication jobs at once */
 #define CHORD_ENTRIES_MAX  (CHORD_JOIN_ROWS + 1) /* bootstrap + rows */
-#define CHORD_SETTLE_ROUNDS                                                    \
-	6 /* stabilize rounds before the first
-				 republish (chord.c) */
+/* Stabilize rounds after joining before the first republish (chord.c). */
+#define CHORD_SETTLE_ROUNDS 6
+#define CHORD_STAB_STEPS    8 /* closer successors followed per round */
 
 struct chord_call;
 struct chord_lookup;
@@ -119,6 +119,7 @@ struct overlay {
 	uv_timer_t *t_purge, *t_intro, *t_lone;
 	int stab_busy;       /* a stabilize round runs */
 	unsigned stab_tries; /* successors tried in this round */
+	unsigned stab_steps; /* closer successors adopted in this round */
 	struct chord_call *stab_call;
 	struct chord_lookup *fix_lookup;
 	struct chord_call *checkpred_call;
@@ -171,6 +172,10 @@ void chord_mark_failed(struct overlay *o, const struct chord_node *n);
 /* A node answered: forget a failure mark. */
 void chord_mark_alive(struct overlay *o, const struct chord_node *n);
 int chord_is_failed(const struct overlay *o, const struct chord_node *n);
+
+/* Re-arm stabilize, fix_fingers and check_predecessor with the intervals
+ * now in o->cfg (the lab changes them). */
+void chord_timers_restart(struct overlay *o);
 
 /* NOTIFY from n (§3.3). */
 void chord_notified(struct overlay *o, const struct chord_node *n);

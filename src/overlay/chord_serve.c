@@ -312,6 +312,10 @@ chord_serve_answer(
 	case CHORD_OP_FIND_SUCCESSOR:
 		if (chord_id_parse(req->args[0].ptr, req->args[0].len, &a) != 0)
 			break;
+		/* Not yet in a ring: answering "alone" would pull the asker
+		 * into a ring of two beside the real one. */
+		if (o->state == CHORD_STARTING && !local)
+			return resp_simple(500, "JOINING", len);
 		return answer_find(o, &a, len);
 	case CHORD_OP_GET_PREDECESSOR:
 		if (!o->has_pred)
