@@ -236,6 +236,35 @@ static const char introducer_help[] =
     "Example:\n"
     "  warren introducer --listen 127.0.0.1:7494 --data-dir /var/lib/intro\n";
 
+static const char lab_help[] =
+    "Run many chord nodes in one process, on one event loop, each on its\n"
+    "own loopback address (--base, then the next ones; default\n"
+    "127.0.50.1), and measure the ring: the nodes join a growing ring\n"
+    "through nodes already in it; once it is consistent and the fingers\n"
+    "are right, --lookups lookups of random ids from random nodes (right\n"
+    "when they name the true successor; hops counted), the requests per\n"
+    "node per second at rest with the default timers, then --kill percent\n"
+    "of the nodes stop at once: lookups again at once, and after the ring\n"
+    "has repaired itself. The nodes share no files.\n"
+    "\n"
+    "  --nodes N                ring size (default 64)\n"
+    "  --base ADDR              first node's address, in 127.0.0.0/8\n"
+    "  --port N                 ring port of every node (default 7495)\n"
+    "  --lookups N              per measurement (default 1000)\n"
+    "  --kill PCT               nodes stopped at once (default 25)\n"
+    "  --stabilize, --fix-fingers, --check-predecessor SECONDS\n"
+    "                           timers while the ring forms and repairs\n"
+    "                           (default 1, 0.5, 2)\n"
+    "  --settle SECONDS         longest wait for a consistent ring (300)\n"
+    "  --rest SECONDS           message count window (default 10)\n"
+    "  --seed N                 order, lookups and victims (default 1)\n"
+    "  --json                   the results as one JSON object\n"
+    "  --verbose                the ring's progress and the nodes' logs\n"
+    "                           on stderr\n"
+    "\n"
+    "Example:\n"
+    "  warren lab chord --nodes 256 --base 127.0.50.1\n";
+
 static const char help_help[] =
     "Without an argument, list the commands. With one, show its page.\n";
 
@@ -252,6 +281,10 @@ const struct cli_cmd cli_cmds[] = {
 	"warren introducer [--config FILE] [--listen ADDR:PORT]... "
 	"[settings...]",
 	introducer_help},
+    {"lab", cmd_lab, "many chord nodes in one process (experiments)",
+	"warren lab chord [--nodes N] [--base ADDR] [--lookups N] "
+	"[--kill PCT] [--json] [settings...]",
+	lab_help},
     {"search", cmd_search, "search the overlays for files",
 	"warren search [--window SECONDS] [--ttl N] [--overlay NAME] "
 	"[--min-size BYTES] [--max-size BYTES] [--ext EXT]... [--long] "
