@@ -645,8 +645,13 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path):
         t.join(10)
     assert not errors, errors
     d.start()
-    wait_until(lambda: socket.create_connection((d.ip, d.b2b_port), 1).close() or True,
-               10, "beer2beer listener")
+    def b2b_up():
+        try:
+            socket.create_connection((d.ip, d.b2b_port), 1).close()
+            return True
+        except OSError:
+            return False   # not listening yet (the course port may be first)
+    wait_until(b2b_up, 20, "beer2beer listener")
     try:
         c = Conn(d.b2b_addr)
         peers = set()
