@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "afinhits.h"
 #include "kazaa_int.h"
 #include "net/conn.h"
 #include "rr.h"
@@ -38,15 +39,10 @@ struct overlay_search {
 	struct kz_search_tag tag; /* first: is_super = 0 */
 	struct kz_peer *pr;
 	char term[COURSE_TERM_LEN + 1];
-	overlay_hit_cb hit;
 	overlay_done_cb done;
 	void *arg;
 	struct rr *rr;
-	struct course_afin afin;
-	char md5[COURSE_MD5_LEN + 1]; /* entry being read */
-	char name[COURSE_NAME_LEN];
-	size_t name_len;
-	struct hitset seen;
+	struct afinhits reply; /* the AFIN, turned into hits */
 	struct overlay_search *next;
 };
 
@@ -513,40 +509,8 @@ static int
 kzp_afin_read(void *arg, const uint8_t *buf, size_t len, int *done)
 {
 	struct overlay_search *s = arg;
-	size_t used = 0;
 
-	while (used < len && !course_afin_done(&s->afin)) {
-		struct course_afin_item it;
-		int n = course_afin_next(&s->afin, buf + used, len - used, &it);
-
-		if (n == 0)
-			break;
-		if (n < 0)
-			return n; /* keep what came, close (§11) */
-		used += (size_t)n;
-		if (it.type == COURSE_AFIN_ENTRY) {
-			memcpy(s->md5, it.md5, sizeof(s->md5));
-			s->name_len = it.name.len < sizeof(s->name)
-			    ? it.name.len
-			    : sizeof(s->name);
-			memcpy(s->name, it.name.ptr, s->name_len);
-		} else if (it.type == COURSE_AFIN_COPY && it.valid &&
-		    hitset_add(&s->seen, s->md5, &it.peer)) {
-			struct overlay_hit h;
-
-			memset(&h, 0, sizeof(h));
-			h.overlay = "kazaa";
-			memcpy(h.md5, s->md5, sizeof(h.md5));
-			h.name = s->name;
-			h.name_len = s->name_len;
-			peer_source(&it.peer, &h.src);
-			if (h.src.naddrs > 0)
-				s->hit(s->arg, &h);
-		}
-	}
-	if (course_afin_done(&s->afin))
-		*done = 1;
-	return (int)used;
+	return afinhits_feed(&s->reply, buf, len, done);
 }
 
 static void
@@ -562,7 +526,7 @@ kzp_search_free(struct overlay_search *s)
 	}
 	if (s->rr != NULL)
 		rr_cancel(s->rr);
-	hitset_release(&s->seen);
+	afinhits_release(&s->reply);
 	free(s);
 }
 
@@ -577,7 +541,7 @@ kzp_find_done(void *arg, int status)
 
 	s->rr = NULL;
 	msg[0] = '\0';
-	if (status != 0 && !course_afin_done(&s->afin))
+	if (status != 0 && !course_afin_done(&s->reply.afin))
 		snprintf(msg, sizeof(msg), "FIND at the supernode failed: %s",
 		    status < 0 && status > -4096 ? uv_strerror(status)
 						 : warren_strerror(status));
@@ -609,7 +573,7 @@ kzp_find_next(struct kz_peer *pr)
 	m.term.ptr = s->term;
 	m.term.len = strlen(s->term);
 	len = course_encode(&m, buf, sizeof(buf));
-	course_afin_init(&s->afin);
+	course_afin_init(&s->reply.afin);
 	pr->k->n.finds++;
 	s->rr = rr_start(pr->k->env.loop, &o, &pr->sn, buf, (size_t)len,
 	    kzp_afin_read, kzp_find_done, s);
@@ -637,10 +601,10 @@ kz_peer_search(struct kz_peer *pr, const struct overlay_search_opts *o,
 	s = xcalloc(1, sizeof(*s));
 	s->pr = pr;
 	snprintf(s->term, sizeof(s->term), "%s", o->term);
-	s->hit = hit;
 	s->done = done;
 	s->arg = arg;
-	hitset_init(&s->seen, pr->k->cfg.flood.max_hits);
+	afinhits_init(&s->reply, "kazaa", &pr->k->env.self,
+	    pr->k->cfg.flood.max_hits, hit, arg);
 	*pp = s; /* at the tail */
 	*out = s;
 	/* Never from inside search(): start on the next loop turn. */

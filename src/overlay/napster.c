@@ -22,6 +22,7 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "napster.h"
+#include "afinhits.h"
 #include "overlay.h"
 #include "peerset.h"
 #include "rr.h"
@@ -157,6 +158,9 @@ napster_config_set(struct napster_config *c, const char *key, const char *value,
 	return conf_set_field(c, np_fields, "napster", k, value, err, errlen);
 }
 
+/* Copies kept from one AFIN (course.md §11: answers kept per collection). */
+#define NP_MAX_HITS 10000
+
 /* -------------------------------------------------------------- state */
 
 enum np_state {
@@ -203,11 +207,8 @@ struct overlay {
 struct overlay_search {
 	struct overlay *o;
 	struct rr *rr;
-	struct course_afin afin;
-	char md5[COURSE_MD5_LEN + 1];
-	char name[COURSE_NAME_LEN];
-	size_t name_len;
-	overlay_hit_cb hit;
+	char term[COURSE_TERM_LEN + 1];
+	struct afinhits reply; /* the AFIN, turned into hits */
 	overlay_done_cb done;
 	void *arg;
 	uv_timer_t *start; /* deferred: never call back from search() */
@@ -523,40 +524,8 @@ static int
 np_afin_read(void *arg, const uint8_t *buf, size_t len, int *done)
 {
 	struct overlay_search *s = arg;
-	size_t used = 0;
 
-	while (used < len && !course_afin_done(&s->afin)) {
-		struct course_afin_item it;
-		int n = course_afin_next(&s->afin, buf + used, len - used, &it);
-
-		if (n == 0)
-			break;
-		if (n < 0)
-			return n;
-		used += (size_t)n;
-		if (it.type == COURSE_AFIN_ENTRY) {
-			memcpy(s->md5, it.md5, sizeof(s->md5));
-			s->name_len = it.name.len < sizeof(s->name)
-			    ? it.name.len
-			    : sizeof(s->name);
-			memcpy(s->name, it.name.ptr, s->name_len);
-		} else if (it.type == COURSE_AFIN_COPY && it.valid &&
-		    !peer_same(&it.peer, &s->o->env.self)) {
-			struct overlay_hit h;
-
-			memset(&h, 0, sizeof(h));
-			h.overlay = "napster";
-			memcpy(h.md5, s->md5, sizeof(h.md5));
-			h.name = s->name;
-			h.name_len = s->name_len;
-			peer_source(&it.peer, &h.src);
-			if (h.src.naddrs > 0)
-				s->hit(s->arg, &h);
-		}
-	}
-	if (course_afin_done(&s->afin))
-		*done = 1;
-	return (int)used;
+	return afinhits_feed(&s->reply, buf, len, done);
 }
 
 static void
@@ -573,6 +542,7 @@ np_search_free(struct overlay_search *s)
 	if (s->rr != NULL)
 		rr_cancel(s->rr);
 	np_timer_free(s->start);
+	afinhits_release(&s->reply);
 	free(s);
 }
 
@@ -583,7 +553,7 @@ np_find_done(void *arg, int status)
 	overlay_done_cb done = s->done;
 	void *darg = s->arg;
 	char msg[160];
-	int failed = status != 0 && !course_afin_done(&s->afin);
+	int failed = status != 0 && !course_afin_done(&s->reply.afin);
 
 	s->rr = NULL;
 	if (status == WARREN_EREFUSED)
@@ -610,10 +580,10 @@ np_find_start(uv_timer_t *t)
 	memset(&m, 0, sizeof(m));
 	m.kind = COURSE_FIND;
 	memcpy(m.session, o->session, COURSE_SESSION_LEN);
-	m.term.ptr = (const char *)s->name;
-	m.term.len = s->name_len;
+	m.term.ptr = s->term;
+	m.term.len = strlen(s->term);
 	len = course_encode(&m, buf, sizeof(buf));
-	course_afin_init(&s->afin);
+	course_afin_init(&s->reply.afin);
 	o->n.finds++;
 	s->rr = rr_start(o->env.loop, &ro, &o->dir, buf, (size_t)len,
 	    np_afin_read, np_find_done, s);
@@ -752,11 +722,11 @@ np_search(struct overlay *o, const struct overlay_search_opts *opts,
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->o = o;
-	s->hit = hit;
+	afinhits_init(
+	    &s->reply, "napster", &o->env.self, NP_MAX_HITS, hit, arg);
 	s->done = done;
 	s->arg = arg;
-	memcpy(s->name, opts->term, tlen); /* the term, until FIND goes */
-	s->name_len = tlen;
+	memcpy(s->term, opts->term, tlen);
 	s->next = o->searches;
 	o->searches = s;
 	s->start = np_timer_new(o, s);
