@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/path.h"
 #include "core/conf.h"
 #include "core/xmalloc.h"
 
@@ -96,25 +97,6 @@ search_cache_dir(void)
 	return xasprintf("%s/.cache/warren", home != NULL ? home : "/tmp");
 }
 
-/* mkdir -p with mode 0700 for every folder it creates. 0 or -errno. */
-static int
-search_mkdirs(char *path)
-{
-	for (char *p = path + 1;; p++) {
-		char c = *p;
-		int err = 0;
-
-		if (c != '/' && c != '\0')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) != 0 && errno != EEXIST)
-			err = -errno;
-		*p = c;
-		if (err != 0 || c == '\0')
-			return err;
-	}
-}
-
 /*
  * Save the results for 'warren get N': written to a temporary file then
  * renamed, so a reader never sees half a file. A failure is only a
@@ -135,7 +117,8 @@ search_save(const char *socket, const char *term, json_t *list)
 
 	path = xasprintf("%s/last-search.json", dir);
 	tmp = xasprintf("%s/.last-search.XXXXXX", dir);
-	if ((err = search_mkdirs(dir)) == 0 && (fd = mkstemp(tmp)) < 0)
+	if ((err = path_mkdirs(dir, 0700, 0700)) == 0 &&
+	    (fd = mkstemp(tmp)) < 0)
 		err = -errno;
 	if (err == 0 && json_dumpfd(doc, fd, JSON_INDENT(1)) != 0)
 		err = -EIO;

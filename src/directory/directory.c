@@ -19,6 +19,7 @@
 
 #include "b2b.h"
 #include "core/addr.h"
+#include "core/path.h"
 #include "core/xmalloc.h"
 #include "directory.h"
 #include "net/conn.h"
@@ -614,26 +615,6 @@ dir_signal(uv_signal_t *s, int signum)
 	dir_stop(d);
 }
 
-static int
-dir_mkdirs(const char *path)
-{
-	char *p = xstrdup(path);
-	int err = 0;
-
-	for (char *s = p + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) != 0 && errno != EEXIST)
-			err = -errno;
-		*s = '/';
-	}
-	if (err == 0 && mkdir(p, 0700) != 0 && errno != EEXIST)
-		err = -errno;
-	free(p);
-	return err;
-}
-
 /* The beer2beer side: its registrations in the same file, its ports. */
 static int
 dir_start_b2b(struct directory *d)
@@ -684,7 +665,7 @@ dir_start(struct directory *d)
 	char *path, a[ADDR_STRLEN];
 	int err;
 
-	if ((err = dir_mkdirs(d->cfg->data_dir)) != 0) {
+	if ((err = path_mkdirs(d->cfg->data_dir, 0755, 0700)) != 0) {
 		log_error(
 		    "cannot create %s: %s", d->cfg->data_dir, strerror(-err));
 		return -1;

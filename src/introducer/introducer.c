@@ -20,6 +20,7 @@
 #include <uv.h>
 
 #include "core/addr.h"
+#include "core/path.h"
 #include "core/xmalloc.h"
 #include "introducer.h"
 #include "net/conn.h"
@@ -809,26 +810,6 @@ intro_signal(uv_signal_t *s, int signum)
 }
 
 static int
-intro_mkdirs(const char *path)
-{
-	char *p = xstrdup(path);
-	int err = 0;
-
-	for (char *s = p + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) != 0 && errno != EEXIST)
-			err = -errno;
-		*s = '/';
-	}
-	if (err == 0 && mkdir(p, 0700) != 0 && errno != EEXIST)
-		err = -errno;
-	free(p);
-	return err;
-}
-
-static int
 intro_start(struct introducer *in)
 {
 	struct introducer_config *cfg = in->cfg;
@@ -836,7 +817,7 @@ intro_start(struct introducer *in)
 	int64_t rows;
 	int err;
 
-	if ((err = intro_mkdirs(cfg->data_dir)) != 0) {
+	if ((err = path_mkdirs(cfg->data_dir, 0755, 0700)) != 0) {
 		log_error("cannot create %s: %s (pick another with --data-dir)",
 		    cfg->data_dir, strerror(-err));
 		return -1;

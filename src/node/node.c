@@ -11,6 +11,7 @@
 
 #include "core/addr.h"
 #include "core/log.h"
+#include "core/path.h"
 #include "core/xmalloc.h"
 #include "ctl.h"
 #include "known.h"
@@ -23,29 +24,6 @@
 #include "transfer/download.h"
 #include "transfer/upload.h"
 #include "warren/error.h"
-
-/* mkdir -p with mode for the last component. 0 or -errno. */
-static int
-node_mkdirs(const char *path, mode_t mode)
-{
-	char *p = xstrdup(path);
-	int err = 0;
-
-	for (char *s = p + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-			err = -errno;
-			break;
-		}
-		*s = '/';
-	}
-	if (err == 0 && mkdir(p, mode) != 0 && errno != EEXIST)
-		err = -errno;
-	free(p);
-	return err;
-}
 
 static int
 node_num(const char *s, int64_t *out)
@@ -446,9 +424,9 @@ node_start(struct node *n)
 	char *dbpath, *sockdir, *slash;
 	int err;
 
-	if ((err = node_mkdirs(n->cfg->data_dir, 0700)) != 0 ||
-	    (err = node_mkdirs(n->cfg->share_dir, 0755)) != 0 ||
-	    (err = node_mkdirs(n->cfg->download_dir, 0755)) != 0) {
+	if ((err = path_mkdirs(n->cfg->data_dir, 0755, 0700)) != 0 ||
+	    (err = path_mkdirs(n->cfg->share_dir, 0755, 0755)) != 0 ||
+	    (err = path_mkdirs(n->cfg->download_dir, 0755, 0755)) != 0) {
 		log_error("cannot create folders (%s, %s, %s): %s",
 		    n->cfg->data_dir, n->cfg->share_dir, n->cfg->download_dir,
 		    strerror(-err));
@@ -458,7 +436,7 @@ node_start(struct node *n)
 	slash = strrchr(sockdir, '/');
 	if (slash != NULL && slash != sockdir) {
 		*slash = '\0';
-		node_mkdirs(sockdir, 0700);
+		path_mkdirs(sockdir, 0755, 0700);
 	}
 	free(sockdir);
 

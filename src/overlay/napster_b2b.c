@@ -587,33 +587,67 @@ nb_state_load(struct overlay *o)
 	return out;
 }
 
-/* Keep the id for the next run: written to a temporary file, synced and
- * renamed over the old one, so a crash leaves the old or the new. */
+/* A save of the id, done on the thread pool: it owns its copies, so it
+ * outlives the overlay if the node stops meanwhile. */
+struct nb_save {
+	uv_work_t work;
+	char *path, *tmp, *text;
+	int err;
+};
+
 static void
-nb_state_save(struct overlay *o)
+nb_save_work(uv_work_t *w)
 {
-	char *tmp = xasprintf("%s.tmp", o->state_path);
-	json_t *j = json_pack("{s:s,s:s,s:I}", "server", o->dir_label, "user",
-	    o->cfg.user, "id", (json_int_t)o->id);
-	char *text = json_dumps(j, JSON_COMPACT);
-	size_t len = strlen(text);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	int ok = fd >= 0 && write(fd, text, len) == (ssize_t)len &&
-	    write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+	struct nb_save *sv = w->data;
+	size_t len = strlen(sv->text);
+	int fd = open(sv->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int ok = fd >= 0 && write(fd, sv->text, len) == (ssize_t)len &&
+	    fsync(fd) == 0;
 
 	if (fd >= 0 && close(fd) != 0)
 		ok = 0;
-	if (ok && rename(tmp, o->state_path) != 0)
+	if (ok && rename(sv->tmp, sv->path) != 0)
 		ok = 0;
-	if (!ok) {
+	sv->err = ok ? 0 : errno;
+	if (!ok)
+		unlink(sv->tmp);
+}
+
+static void
+nb_save_done(uv_work_t *w, int status)
+{
+	struct nb_save *sv = w->data;
+
+	if (status == 0 && sv->err != 0)
 		log_warn("napster: cannot save the beer2beer id to %s: %s "
 			 "(the next start registers anew)",
-		    o->state_path, strerror(errno));
-		unlink(tmp);
-	}
-	free(text);
+		    sv->path, strerror(sv->err));
+	free(sv->path);
+	free(sv->tmp);
+	free(sv->text);
+	free(sv);
+}
+
+/* Keep the id for the next run: written to a temporary file, synced and
+ * renamed over the old one (off the loop), so a crash leaves the old or
+ * the new. */
+static void
+nb_state_save(struct overlay *o)
+{
+	struct nb_save *sv = xcalloc(1, sizeof(*sv));
+	json_t *j = json_pack("{s:s,s:s,s:I}", "server", o->dir_label, "user",
+	    o->cfg.user, "id", (json_int_t)o->id);
+	char *text = json_dumps(j, JSON_COMPACT);
+
 	json_decref(j);
-	free(tmp);
+	sv->path = xstrdup(o->state_path);
+	sv->tmp = xasprintf("%s.tmp", o->state_path);
+	sv->text = xasprintf("%s\n", text);
+	free(text);
+	sv->work.data = sv;
+	if (uv_queue_work(o->env.loop, &sv->work, nb_save_work, nb_save_done) !=
+	    0)
+		nb_save_done(&sv->work, UV_ECANCELED);
 }
 
 /* ---------------------------------------------------------- main line */

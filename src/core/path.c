@@ -1,0 +1,31 @@
+/*
+ * File-system helpers.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "path.h"
+#include "xmalloc.h"
+
+int
+path_mkdirs(const char *path, mode_t parent_mode, mode_t mode)
+{
+	char *p = xstrdup(path);
+	int err = 0;
+
+	for (char *s = p + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, parent_mode) != 0 && errno != EEXIST) {
+			err = -errno;
+			break;
+		}
+		*s = '/';
+	}
+	if (err == 0 && mkdir(p, mode) != 0 && errno != EEXIST)
+		err = -errno;
+	free(p);
+	return err;
+}
