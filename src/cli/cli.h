@@ -68,6 +68,7 @@ int cmd_directory(int argc, char **argv);
 int cmd_introducer(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_peers(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -815,8 +815,13 @@ search_follow(
 	return rc;
 }
 
-int
-cmd_search(int argc, char **argv)
+/*
+ * A search, or with all set the listing of every file (`warren ls --all`:
+ * the term "*", which each overlay answers with everything it can list;
+ * chord walks the ring). self is the command for usage and help.
+ */
+static int
+search_run(int argc, char **argv, const struct cli_cmd *self, int all)
 {
 	static const struct option opts[] = {
 	    {"window", required_argument, NULL, 'w'},
@@ -831,7 +836,6 @@ cmd_search(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const struct cli_cmd *self = cli_find("search");
 	const char *socket = NULL, *overlay = NULL;
 	struct search s;
 	double window = 0;
@@ -876,7 +880,7 @@ cmd_search(int argc, char **argv)
 			if (overlay[0] == '\0') {
 				rc = cli_usage(self,
 				    "--overlay: expected an overlay name "
-				    "(gnutella, kazaa, napster)");
+				    "(chord, gnutella, kazaa, napster)");
 				goto out;
 			}
 			break;
@@ -930,18 +934,22 @@ cmd_search(int argc, char **argv)
 		    (unsigned long long)s.filter.max_size);
 		goto out;
 	}
-	if (optind == argc) {
+	if (all && optind < argc) {
+		rc = cli_usage(self, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (!all && optind == argc) {
 		rc = cli_usage(self, "expected a search term");
 		goto out;
 	}
-	if (optind != argc - 1) {
+	if (!all && optind != argc - 1) {
 		rc = cli_usage(self,
 		    "expected one search term (quote a term with spaces: "
 		    "\"%s %s\")",
 		    argv[optind], argv[optind + 1]);
 		goto out;
 	}
-	s.term = argv[optind];
+	s.term = all ? "*" : argv[optind];
 	s.by_md5 = json_object();
 	s.live = !json && isatty(STDOUT_FILENO);
 	rc = CLI_FAIL;
@@ -962,5 +970,50 @@ cmd_search(int argc, char **argv)
 out:
 	search_free(&s);
 	free(s.filter.exts);
+	return rc;
+}
+
+int
+cmd_search(int argc, char **argv)
+{
+	return search_run(argc, argv, cli_find("search"), 0);
+}
+
+/* warren ls [--all]: the node's own files, or every file of its overlays. */
+int
+cmd_ls(int argc, char **argv)
+{
+	char **v = xreallocarray(NULL, (size_t)argc + 2, sizeof(char *));
+	int all = 0, n = 0, rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--all") == 0 || strcmp(argv[i], "-a") == 0)
+			all = 1;
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0) {
+			cli_help(stdout, cli_find("ls"));
+			free(v);
+			return CLI_OK;
+		}
+	}
+	if (all) {
+		for (int i = 0; i < argc; i++)
+			if (strcmp(argv[i], "--all") != 0 &&
+			    strcmp(argv[i], "-a") != 0)
+				v[n++] = argv[i];
+		v[n] = NULL;
+		rc = search_run(n, v, cli_find("ls"), 1);
+	} else {
+		/* The node's own files: `warren share ls`. */
+		v[n++] = (char *)"share";
+		v[n++] = (char *)"ls";
+		for (int i = 1; i < argc; i++)
+			v[n++] = argv[i];
+		v[n] = NULL;
+		rc = cmd_share(n, v);
+	}
+	free(v);
 	return rc;
 }

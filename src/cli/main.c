@@ -44,8 +44,8 @@ static const char search_help[] =
     "  --window SECONDS   how long to collect hits (default: the node's)\n"
     "  --ttl N            how far the query floods, 1 to 99 hops (flooding\n"
     "                     overlays; default: the node's)\n"
-    "  --overlay NAME     search this overlay only (gnutella, kazaa,\n"
-    "                     napster)\n"
+    "  --overlay NAME     search this overlay only (chord, gnutella,\n"
+    "                     kazaa, napster)\n"
     "  --min-size BYTES   only files of at least BYTES; K, M, G suffixes\n"
     "                     (1K = 1024)\n"
     "  --max-size BYTES   only files of at most BYTES\n"
@@ -79,6 +79,31 @@ static const char search_help[] =
     "Exit status 0 when the search ran, even with no hits; 1 when the node\n"
     "cannot be reached or refuses the search (no overlay joined, term too\n"
     "long, too many searches); 2 on a usage error.\n";
+
+static const char ls_help[] =
+    "Without --all: the files this node shares, as 'warren share ls'.\n"
+    "\n"
+    "With --all: every file the node's overlays can list, found with the\n"
+    "search term '*' and shown as 'warren search' shows results (one row\n"
+    "per MD5 with its holders, numbered for 'warren get N'). Each overlay\n"
+    "lists what it can reach: chord walks the ring (LIST at every node,\n"
+    "chord.md section 3.7; bounded by chord walk_max_nodes and\n"
+    "walk_timeout, never endless), napster asks the directory, gnutella\n"
+    "floods '*' as far as its TTL, kazaa asks the supernodes.\n"
+    "\n"
+    "  -a, --all          every file of the overlays, not only this node's\n"
+    "  --overlay NAME     one overlay only (chord, gnutella, kazaa, napster)\n"
+    "  --window SECONDS, --ttl N, --min-size, --max-size, --ext, --long\n"
+    "                     as for 'warren search'\n"
+    "  --json             JSON (as 'warren share ls --json', or as\n"
+    "                     'warren search --json' with --all)\n"
+    "  -S, --socket PATH  control socket of the node\n"
+    "\n"
+    "Example:\n"
+    "  warren ls --all --overlay chord\n"
+    "\n"
+    "Exit status 0 when the listing ran (even empty), 1 when the node\n"
+    "cannot be reached or refuses, 2 on a usage error.\n";
 
 static const char get_help[] =
     "Download a file through the running node. The node writes NAME.part\n"
@@ -285,6 +310,8 @@ const struct cli_cmd cli_cmds[] = {
 	"warren lab chord [--nodes N] [--base ADDR] [--lookups N] "
 	"[--kill PCT] [--json] [settings...]",
 	lab_help},
+    {"ls", cmd_ls, "list shared files, or every file (--all)",
+	"warren ls [--all] [--overlay NAME] [--json]", ls_help},
     {"search", cmd_search, "search the overlays for files",
 	"warren search [--window SECONDS] [--ttl N] [--overlay NAME] "
 	"[--min-size BYTES] [--max-size BYTES] [--ext EXT]... [--long] "

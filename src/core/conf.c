@@ -126,6 +126,13 @@ conf_set_field(void *base, const struct conf_field *fields, const char *section,
 			*(unsigned *)slot = (unsigned)u;
 			return 0;
 		case CONF_SECONDS:
+			/* 0 is a value only where the field allows it (a
+			 * feature turned off). */
+			if (f->min == 0 && conf_double(value, 0, &d) == 0 &&
+			    d == 0) {
+				*(uint64_t *)slot = 0;
+				return 0;
+			}
 			if (conf_seconds(value, &ms) != 0 ||
 			    (double)ms < f->min * 1000.0 ||
 			    (double)ms > f->max * 1000.0)

@@ -60,6 +60,9 @@ const struct config_key chord_config_keys[] = {
     {"walk_max_nodes", "N",
 	"ring walk (empty search): nodes visited at most (default 4096)"},
     {"walk_timeout", "SECONDS", "ring walk: longest run (default 300)"},
+    {"leave_timeout", "SECONDS",
+	"stopping: hand the records this node is responsible for to its "
+	"successor for at most this long (default 5; 0: no hand-over)"},
     {NULL, NULL, NULL},
 };
 
@@ -87,6 +90,7 @@ static const struct conf_field chord_fields[] = {
     CH_S("lookup_timeout", lookup_timeout_ms, 0.01, 3600),
     CH_S("request_timeout", request_timeout_ms, 0.01, 600),
     CH_S("walk_timeout", walk_timeout_ms, 0.01, 86400),
+    CH_S("leave_timeout", leave_timeout_ms, 0, 600),
     {NULL, CONF_UINT, 0, 0, 0},
 };
 
@@ -112,6 +116,7 @@ chord_config_defaults(struct chord_config *c)
 	c->max_conns = 128;
 	c->walk_max_nodes = 4096;
 	c->walk_timeout_ms = 300000;
+	c->leave_timeout_ms = 5000;
 }
 
 static int
@@ -1306,20 +1311,28 @@ chord_start(
 	return 0;
 }
 
+/*
+ * Leave the ring. Graceful: DELETE at the introducer (§3.5 step 6) and the
+ * records this node is responsible for handed to its successor
+ * (chord_leave.c); both finish after the overlay is freed. Else the node
+ * just goes, as a crashed one would (the lab's kill).
+ */
 static void
-chord_stop(struct overlay *o)
+chord_free(struct overlay *o, int graceful)
 {
 	char line[CHORD_LINE_MAX], id[CHORD_ID_LEN + 1];
 	int n;
 
-	if (o->cfg.has_introducer) {
-		/* Leaving (§3.5 step 6): fire and forget. */
+	if (graceful && o->cfg.has_introducer) {
+		/* Fire and forget. */
 		chord_id_format(&o->self.id, id);
 		n = snprintf(line, sizeof(line), "DELETE %s\r\n", id);
 		chord_rpc_start(o->env.loop, &o->env.dial,
 		    (struct sockaddr *)&o->cfg.introducer, line, (size_t)n,
 		    o->cfg.timeout_ms, NULL, NULL);
 	}
+	if (graceful && o->state == CHORD_RUNNING)
+		chord_leave_start(o);
 	o->state = CHORD_STOPPED;
 	chord_index_stop(o);
 	chord_lookup_cancel(o->join_lookup);
@@ -1338,6 +1351,18 @@ chord_stop(struct overlay *o)
 	chord_timer_free(o->t_lone);
 	chord_store_free(o->store);
 	free(o);
+}
+
+static void
+chord_stop(struct overlay *o)
+{
+	chord_free(o, 1);
+}
+
+void
+chord_crash(struct overlay *o)
+{
+	chord_free(o, 0);
 }
 
 /* ------------------------------------------------------------- status */

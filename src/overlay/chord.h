@@ -44,6 +44,7 @@ struct chord_config {
 	unsigned max_conns;             /* inbound connections (128) */
 	unsigned walk_max_nodes;        /* ring walk (4096) */
 	uint64_t walk_timeout_ms;       /* ring walk (5 min) */
+	uint64_t leave_timeout_ms;      /* hand-over when stopping (5 s) */
 };
 
 void chord_config_defaults(struct chord_config *c);
@@ -58,5 +59,11 @@ int chord_config_set(struct chord_config *c, const char *key, const char *value,
 
 /* The keys with their argument and help, NULL-terminated (for --help). */
 extern const struct config_key chord_config_keys[];
+
+struct overlay;
+
+/* Free a chord overlay without leaving: no DELETE, no hand-over, as if the
+ * process had crashed (warren lab chord --kill). */
+void chord_crash(struct overlay *o);
 
 #endif

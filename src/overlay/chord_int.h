@@ -247,6 +247,10 @@ int chord_data_node(struct chord_str data, struct chord_node *out);
 void chord_index_init(struct overlay *o);
 /* Stop publishing and end the searches. */
 void chord_index_stop(struct overlay *o);
+
+/* chord_leave.c: hand the records of (p, n] to the successors; takes
+ * o->store (NULL after) when there is anything to hand over. */
+void chord_leave_start(struct overlay *o);
 /* The node can reach the ring now: run the publication queue, and
  * publish every shared file when all is set. */
 void chord_index_ready(struct overlay *o, int all);

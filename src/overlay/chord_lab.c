@@ -386,7 +386,7 @@ lab_kill(struct lab *l)
 
 		if (l->nodes[i].o == NULL)
 			continue;
-		chord_ops.stop(l->nodes[i].o);
+		chord_crash(l->nodes[i].o);
 		l->nodes[i].o = NULL;
 		l->killed++;
 	}
@@ -398,7 +398,7 @@ lab_stop_all(struct lab *l)
 {
 	for (unsigned i = 0; i < l->n; i++) {
 		if (l->nodes[i].o != NULL)
-			chord_ops.stop(l->nodes[i].o);
+			chord_crash(l->nodes[i].o); /* the run is over */
 		l->nodes[i].o = NULL;
 	}
 	uv_timer_stop(&l->tick);

@@ -8,6 +8,7 @@ kill -9 and the ring repairs itself and still answers, and a restarted
 introducer still knows the ring."""
 
 import hashlib
+import json
 import os
 import random
 import re
@@ -671,5 +672,80 @@ def test_ring_search_download_kill_and_introducer_restart(net, tmp_path):
             word, name, md5 = files[live[0]]
             wait_until(lambda: any(h["md5"] == md5 for h in search_hits(n, word)), 30,
                        "%s finds a file" % n.addr)
+    finally:
+        it.stop()
+
+
+def test_graceful_leave_hands_keys_to_the_successor(net, tmp_path):
+    """With r = 1 every record lives on one node only. A node stopped
+    cleanly hands its records to its successor, so its keys are still
+    found; a node killed with kill -9 takes its keys with it (until the
+    holder republishes), which shows the hand-over is what keeps them."""
+    it = Introducer(str(tmp_path)).start()
+    try:
+        nodes = [chord_node(net, "h%d" % i, introducer=it, start=False,
+                            extra=["--chord-successors", "1"]) for i in range(5)]
+        start_all(nodes)
+        wait_until(lambda: ring_consistent(nodes), 60, "a consistent ring of 5")
+        by_id = sorted(nodes, key=lambda n: n.ring_id)
+
+        def responsible(key):
+            return next((n for n in by_id if n.ring_id >= key), by_id[0])
+
+        holder = nodes[0]
+
+        def after(n):
+            return by_id[(by_id.index(n) + 1) % len(by_id)]
+        # Two keywords held by two different nodes, neither the holder,
+        # the crashed one not the successor that takes the hand-over.
+        words = owners = None
+        for i in range(1000):
+            for j in range(i):
+                w = ["leave%03dx" % i, "leave%03dx" % j]
+                o = [responsible(sha1(x)) for x in w]
+                if holder not in o and o[0] is not o[1] and after(o[0]) is not o[1]:
+                    words, owners = w, o
+                    break
+            if words:
+                break
+        graceful, crashed = owners
+        name = "Handover %s %s.bin" % tuple(words)
+        path = os.path.join(str(tmp_path), name)
+        md5 = make_file(path, 30000, seed=5)
+        shutil.copy(path, os.path.join(holder.share, name))
+        asker = next(n for n in nodes if n not in (holder, graceful, crashed))
+        for w in words:
+            wait_until(lambda: any(h["md5"] == md5 for h in search_hits(asker, w)),
+                       30, "%s found" % w)
+        # `warren ls` lists the holder's own files; `ls --all` walks the
+        # ring (LIST at every node) and numbers the rows for `get N`.
+        own = holder.cli("ls", "--json", check=0).stdout
+        assert md5 in own and name in own
+        p = asker.cli("ls", "--all", "--overlay", "chord", check=0)
+        rows = [l for l in p.stdout.splitlines() if md5[:8] in l]
+        assert len(rows) == 1 and name in rows[0] and rows[0].split()[0] == "1", p.stdout
+        assert "1 file" in p.stdout, p.stdout
+        js = asker.cli("ls", "--all", "--json", check=0).stdout.splitlines()
+        hits = [json.loads(l) for l in js if '"hit"' in l]
+        assert {h["hit"]["md5"] for h in hits} == {md5}, js
+        assert asker.cli("ls", "--all", "stray").returncode == 2
+        # Each record is on its responsible node only.
+        for w, owner in zip(words, owners):
+            code, _, recs = parse(chord_req(owner.ring, "GET " + sha1(w)))
+            assert code == 200 and recs[0].split(" ")[0] == md5
+            others = [n for n in nodes if n is not owner]
+            assert all(parse(chord_req(n.ring, "GET " + sha1(w)))[0] == 404 for n in others)
+
+        assert graceful.stop() == 0
+        assert "handed to" in graceful.read_log()
+        crashed.kill()
+        live = [n for n in nodes if n not in (graceful, crashed)]
+        wait_until(lambda: ring_consistent(live), 60, "ring repaired")
+        assert any(h["md5"] == md5 for h in search_hits(asker, words[0]))
+        # The crashed node's keyword is gone with it (republish is 10 min).
+        assert search_hits(asker, words[1]) == []
+        # The file itself still downloads through the handed-over key.
+        asker.cli("get", md5, "--wait", check=0, timeout=120)
+        assert md5_file(os.path.join(asker.share, name)) == md5
     finally:
         it.stop()
