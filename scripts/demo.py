@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
-"""warren's main job, on this machine: a small network of every overlay
-that exists today, each process on its own 127.x.y.z address, and files
-found and downloaded through each of them, MD5-checked.
+"""warren's main job, on this machine: a small network of all four
+overlays, each process on its own 127.x.y.z address, and files found and
+downloaded through each of them, MD5-checked.
 
-  directory D         the napster directory (course directory protocol)
-  napster    N1, N2   log in to D, publish, search, download
-  gnutella   G1-G2-G3 a line of neighbours; queries flood along it
-  kazaa      S; K1,K2 a supernode and two peers that log in to it
-  all three  M        one node in napster, gnutella and kazaa at once
+  directory  D         the napster directory (course directory protocol)
+  introducer I         the chord introducer (chord.md section 2)
+  napster    N1, N2    log in to D, publish, search, download
+  gnutella   G1-G2-G3  a line of neighbours; queries flood along it
+  kazaa      S; K1,K2  a supernode and two peers that log in to it
+  chord      C1,C2,C3  a ring joined through I; the file index in the ring
+  all four   M         one node in napster, gnutella, kazaa and chord
 
-N2, G3 and K2 share a file of their own each, and the same 4 MiB file
+N2, G3, K2 and C3 share a file of their own each, and the same 4 MiB file
 warren-common.bin. In each overlay one node searches and downloads the
 other's file; then M searches every overlay at once, finds
-warren-common.bin through all three, and downloads it with parts from
+warren-common.bin through all four, and downloads it with parts from
 several of them.
 
 Everything lives in a temporary run folder (removed at the end unless
@@ -43,6 +45,10 @@ MiB = 1 << 20
 COMMON = "warren-common.bin"
 STARTUP_TIMEOUT = 90.0  # network up (sanitizer builds on a busy machine)
 STEP_TIMEOUT = 60.0  # one search + download
+# chord timers of a demo ring: tenths of seconds (defaults: 5 s to 10 min)
+CHORD_FAST = ["--chord-stabilize-interval", "0.3", "--chord-fix-fingers-interval", "0.1",
+              "--chord-check-predecessor-interval", "1", "--chord-lone-retry-interval", "1",
+              "--chord-introducer-refresh-interval", "5"]
 
 
 class DemoError(Exception):
@@ -336,51 +342,26 @@ class Demo:
             # its beer2beer port too, on its own address (default [::]:8888)
             d.args += ["--b2b-listen", "%s:%d" % (d.ip, free_port(d.ip, {d.port}))]
         d.start()
-        self.introducer = None
-        if self.has("introducer"):
-            self.introducer = Proc(self, "I", "introducer", self.addrs.next()).start()
+        self.introducer = Proc(self, "I", "introducer", self.addrs.next()).start()
         s = self.supernode = Proc(self, "S", "node", self.addrs.next())
         s.args = ["--overlay", "kazaa", "--kazaa-role", "supernode",
                   "--kazaa-find-window", "1"]
         s.start()
         servers = [p for p in (d, self.introducer, s) if p]
-        self.wait("the directory and the supernode to listen",
+        self.wait("the directory, the introducer and the supernode to listen",
                   {p.name: p.listening for p in servers}, 30, servers)
-
-    def check_introducer(self):
-        """chord is not there yet: only show that the introducer answers
-        the course's JOIN and DELETE (chord.md §2)."""
-        i = self.introducer
-        peer_id = hashlib.sha1(b"warren demo").hexdigest()
-
-        def ask(line):
-            with socket.create_connection((i.ip, i.port), 10) as c:
-                c.settimeout(10)
-                c.sendall(line.encode() + b"\r\n")
-                data = b""
-                while b"\r\n" not in data:
-                    b = c.recv(4096)
-                    if not b:
-                        break
-                    data += b
-            return data.split(b"\r\n", 1)[0].decode(errors="replace")
-
-        join = ask("JOIN %s %s 7495" % (peer_id, i.ip))
-        delete = ask("DELETE %s" % peer_id)
-        if not join.startswith("200 ") or not delete.startswith("200 "):
-            raise DemoError("the introducer answered JOIN with %r and DELETE with %r" %
-                            (join, delete), [i])
-        return join, delete
 
     def build_nodes(self):
         ip = self.addrs.next
-        D, S = self.directory, self.supernode
+        D, S, I = self.directory, self.supernode, self.introducer
         n1, n2 = Proc(self, "N1", "node", ip()), Proc(self, "N2", "node", ip())
         g1, g2, g3 = (Proc(self, "G%d" % i, "node", ip()) for i in (1, 2, 3))
         k1, k2 = Proc(self, "K1", "node", ip()), Proc(self, "K2", "node", ip())
+        c1, c2, c3 = (Proc(self, "C%d" % i, "node", ip()) for i in (1, 2, 3))
         m = Proc(self, "M", "node", ip())
         m_gnut = free_port(m.ip, {m.port})
         m_kazaa = free_port(m.ip, {m.port, m_gnut})
+        m_chord = free_port(m.ip, {m.port, m_gnut, m_kazaa})
 
         for n in (n1, n2):
             n.args = ["--overlay", "napster", "--directory", D.addr]
@@ -394,24 +375,34 @@ class Demo:
         for k in (k1, k2):
             k.args = ["--overlay", "kazaa", "--kazaa-known", S.addr,
                       "--kazaa-supe-window", "0.5"]
-        # M: napster on the main port, gnutella and kazaa on their own
-        m.args = ["--overlay", "napster,gnutella,kazaa",
+        # chord: the ring port beside the main port, timers in tenths of
+        # seconds instead of the defaults' seconds and minutes
+        for c in (c1, c2, c3):
+            c.ring = free_port(c.ip, {c.port})
+            c.args = ["--overlay", "chord", "--chord-listen", "%s:%d" % (c.ip, c.ring)]
+        for c in (c1, c2, c3, m):
+            c.args += ["--chord-introducer", I.addr] + CHORD_FAST
+        # M: napster on the main port, the others on their own
+        m.args = ["--overlay", "napster,gnutella,kazaa,chord",
                   "--directory", D.addr,
                   "--neighbour", g1.addr, "--gnutella-min-neighbours", "0",
                   "--gnutella-discovery-interval", "1",
                   "--gnutella-listen", "%s:%d" % (m.ip, m_gnut),
                   "--kazaa-known", S.addr, "--kazaa-supe-window", "0.5",
-                  "--kazaa-listen", "%s:%d" % (m.ip, m_kazaa)]
+                  "--kazaa-listen", "%s:%d" % (m.ip, m_kazaa),
+                  "--chord-listen", "%s:%d" % (m.ip, m_chord)] + m.args
         self.n1, self.n2, self.g1, self.g2, self.g3 = n1, n2, g1, g2, g3
         self.k1, self.k2, self.m = k1, k2, m
-        self.nodes = [n1, n2, g1, g2, g3, k1, k2, m]
+        self.c1, self.c2, self.c3 = c1, c2, c3
+        self.nodes = [n1, n2, g1, g2, g3, k1, k2, c1, c2, c3, m]
 
-        # sample files: one of its own on N2, G3 and K2, and the same
-        # 4 MiB file on all three
+        # sample files: one of its own on N2, G3, K2 and C3, and the same
+        # 4 MiB file on all four
         self.samples = {
             "napster": (n2, "Annual_Report.pdf", 300 * 1024, "report"),
             "gnutella": (g3, "Holiday_Video.mp4", 2 * MiB, "holiday"),
             "kazaa": (k2, "debian-12-netinst.iso", 1 * MiB, "netinst"),
+            "chord": (c3, "Lecture_Notes_Chord.pdf", 512 * 1024, "lecture notes"),
         }
         self.md5 = {}
         for ov, (node, name, size, _) in self.samples.items():
@@ -419,7 +410,7 @@ class Demo:
             node.expect_files = 2
         common = os.path.join(n2.share, COMMON)
         self.md5[COMMON] = write_sample(common, 4 * MiB)
-        for node in (g3, k2):
+        for node in (g3, k2, c3):
             shutil.copyfile(common, os.path.join(node.share, COMMON))
 
     def start_nodes(self):
@@ -436,6 +427,8 @@ class Demo:
         checks["S:kazaa index"] = self._supernode_has(2)
         for n in (self.g1, self.g2, self.g3, self.m):
             checks[n.name + ":gnutella"] = self._neighbours_up(n)
+        checks["C1:chord ring"] = self._ring_consistent([self.c1, self.c2, self.c3, self.m])
+        checks["C3:chord index"] = self._published(self.c3)
         return self.wait("the network", checks, STARTUP_TIMEOUT, everyone)
 
     def _library_ready(self, n):
@@ -474,6 +467,32 @@ class Demo:
             if idx.get("files") == files:
                 return True
             return "supernode index %r (want %d files)" % (idx, files)
+        return f
+
+    def _ring_consistent(self, members):
+        """Every member joined, each one's successor the next id clockwise
+        and its predecessor the one before (chord.md section 3.2)."""
+        def f():
+            st = {n.name: n.overlay(n.result("status"), "chord") for n in members}
+            if any(x["state"] != "joined" for x in st.values()):
+                return "ring states %s" % {k: x["state"] for k, x in st.items()}
+            ring = sorted(st.values(), key=lambda x: x["id"])
+            for i, x in enumerate(ring):
+                succ = x["successors"][0]["id"] if x["successors"] else None
+                pred = (x.get("predecessor") or {}).get("id")
+                if succ != ring[(i + 1) % len(ring)]["id"] or pred != ring[i - 1]["id"]:
+                    return "ring not consistent yet at %s" % x["addr"]
+            return True
+        return f
+
+    def _published(self, n):
+        def f():
+            st = n.overlay(n.result("status"), "chord")["counters"]
+            if (st.get("published_keys", 0) > 0 and st.get("publish_queued") == 0 and
+                    st.get("publish_running") == 0):
+                return True
+            return "chord publication: %d keys published, %s queued" % (
+                st.get("published_keys", 0), st.get("publish_queued"))
         return f
 
     def _neighbours_up(self, n):
@@ -558,11 +577,13 @@ class Demo:
                  self.g1, self.g2]
         t0 = time.monotonic()
 
-        def three(hits):
+        procs += [self.c3, self.introducer]
+
+        def four(hits):
             mine = [h for h in hits if h["md5"] == md5]
-            return (len({h["overlay"] for h in mine}) == 3 and
-                    len({h["source"]["label"] for h in mine}) >= 3)
-        hits, res, tries = self.search(m, "warren-common", three, procs)
+            return (len({h["overlay"] for h in mine}) == 4 and
+                    len({h["source"]["label"] for h in mine}) >= 4)
+        hits, res, tries = self.search(m, "warren-common", four, procs)
         mine = sorted((h for h in hits if h["md5"] == md5), key=lambda h: h["overlay"])
         via = {h["source"]["label"]: h["overlay"] for h in mine}
         d = self.get(m, md5, procs)
@@ -601,39 +622,33 @@ class Demo:
         print("run folder: %s" % self.run)
         self.start_servers()
         print("  directory  D  %s" % self.directory.addr)
-        if self.introducer:
-            join, delete = self.check_introducer()
-            print("  introducer I  %s (chord bootstrap; answers JOIN: %r, DELETE: %r)" %
-                  (self.introducer.addr, join, delete))
+        print("  introducer I  %s (chord bootstrap)" % self.introducer.addr)
         print("  kazaa      S  %s (supernode)" % self.supernode.addr)
-        # TODO(chord): when the chord overlay exists, start chord nodes C1..C3
-        # here with `--overlay chord` and the introducer above as their
-        # bootstrap (`warren introducer`, chord.md §2), add chord to M's
-        # --overlay list (with its own --chord-listen port), put a sample
-        # file on C3, add a chord round to the per-overlay checks below, and
-        # require 4 overlays in the merged search of warren-common.
         self.build_nodes()
         took = self.start_nodes()
         n = self
         print("  napster    N1 %s, N2 %s" % (n.n1.addr, n.n2.addr))
         print("  gnutella   G1 %s - G2 %s - G3 %s" % (n.g1.addr, n.g2.addr, n.g3.addr))
         print("  kazaa      K1 %s, K2 %s -> S" % (n.k1.addr, n.k2.addr))
-        print("  all three  M  %s (napster; gnutella -> G1; kazaa -> S)" % n.m.addr)
+        print("  chord      C1 %s, C2 %s, C3 %s (ring ports %d, %d, %d)" % (
+            n.c1.addr, n.c2.addr, n.c3.addr, n.c1.ring, n.c2.ring, n.c3.ring))
+        print("  all four   M  %s (napster; gnutella -> G1; kazaa -> S; chord ring)" % n.m.addr)
         print("network up in %.1f s: napster nodes logged in and published, kazaa peers "
-              "joined, gnutella neighbours up" % took)
+              "joined, gnutella neighbours up, chord ring of 4 consistent" % took)
         print()
         self.overlay_round("napster", self.n1, [self.directory])
         self.overlay_round("gnutella", self.g1, [self.g2])
         self.overlay_round("kazaa", self.k1, [self.supernode])
+        self.overlay_round("chord", self.c1, [self.c2, self.introducer])
         self.merged_round()
         self.total = time.monotonic() - t_start
 
     def summary(self):
         print()
-        print("%-8s  %-14s  %-14s  %4s  %-4s  %5s" %
+        print("%-8s  %-18s  %-14s  %4s  %-4s  %5s" %
               ("overlay", "nodes", "search term", "hits", "MD5", "secs"))
         for ov, who, term, hits, ok, dt in self.rows:
-            print("%-8s  %-14s  %-14s  %4d  %-4s  %5.1f" % (ov, who, term, hits, ok, dt))
+            print("%-8s  %-18s  %-14s  %4d  %-4s  %5.1f" % (ov, who, term, hits, ok, dt))
         print()
         sock = self.m.sock
         if self.opts.hold:
