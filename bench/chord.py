@@ -16,9 +16,10 @@ is right and 99 % of the fingers are, then measures:
 - 25 % of the nodes stopped at once: lookups at once (before the ring has
   noticed), the time until the ring is consistent again, and lookups then.
 
-Writes bench/out/chord.txt (the table) and, if gnuplot is installed,
-bench/out/chord-hops.png (hops against N). A measurement, not a test: it
-fails only if a run did not complete.
+Writes bench/out/chord.txt (the table), bench/out/chord-hops.dat and .gp
+(the hops and a gnuplot script) and, if gnuplot is installed (scripts/setup
+installs gnuplot-nox), bench/out/chord-hops.png (hops against N). A
+measurement, not a test: it fails only if a run did not complete.
 """
 
 import argparse
@@ -86,33 +87,66 @@ def table(results):
     return lines
 
 
-def plot(results):
-    """bench/out/chord-hops.png with gnuplot, if it is installed."""
-    if shutil.which("gnuplot") is None:
-        return None
-    data = os.path.join(OUT, "chord-hops.dat")
-    png = os.path.join(OUT, "chord-hops.png")
-    with open(data, "w") as f:
-        f.write("# N mean p99 half_log2_n\n")
-        for r in results:
-            f.write("%d %f %d %f\n" % (r["nodes"], r["lookups"]["hops_mean"],
-                                       r["lookups"]["hops_p99"],
-                                       r["half_log2_n"]))
-    script = """
-set terminal png size 800,500
-set output '%s'
-set title 'warren chord: lookup hops against ring size'
-set xlabel 'nodes N'
-set ylabel 'hops'
+GNUPLOT = r"""# written by bench/chord.py: lookup hops against N (run in bench/out)
+if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
+    set terminal pngcairo size 800,500 font ",11"
+} else {
+    set terminal png size 800,500
+}
+set output '%(png)s'
+set title "warren chord: lookup hops against ring size\n(warren lab chord, %(lookups)d lookups of random ids per N)"
+set xlabel 'nodes in the ring, N (log2 scale)'
+set ylabel 'hops (302 answers followed)'
 set logscale x 2
-set key left top
+set xrange [%(xmin)g:%(xmax)g]
+set xtics (%(xtics)s)
+set yrange [0:%(ymax)d]
+set key right bottom box opaque
 set grid
-plot '%s' using 1:2 with linespoints title 'mean hops', \\
-     '%s' using 1:3 with linespoints title 'p99 hops', \\
-     0.5*log(x)/log(2) with lines title '1/2 log2 N', \\
-     0.5*log(x)/log(2) + 0.5 with lines dashtype 2 title 'goal: 1/2 log2 N + 0.5'
-""" % (png, data, data)
-    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+plot '%(dat)s' using 1:2 with linespoints lw 2 pt 7 title 'mean hops', \
+     '%(dat)s' using 1:3 with linespoints lw 2 pt 5 title 'p99 hops', \
+     0.5*log(x)/log(2) with lines lw 1 lc 'black' title '1/2 log2 N (Chord paper)', \
+     0.5*log(x)/log(2) + 0.5 with lines lw 1 dt 2 lc 'dark-red' title 'goal: mean <= 1/2 log2 N + 0.5'
+"""
+
+
+def plot(results, say):
+    """bench/out/chord-hops.{dat,gp,png}: the figures, the gnuplot script
+    and, if gnuplot is installed (scripts/setup installs gnuplot-nox), the
+    plot. Never fails the bench: a note instead of the PNG."""
+    dat = os.path.join(OUT, "chord-hops.dat")
+    gp = os.path.join(OUT, "chord-hops.gp")
+    png = os.path.join(OUT, "chord-hops.png")
+    ns = [r["nodes"] for r in results]
+    with open(dat, "w") as f:
+        f.write("# N hops_mean hops_p99 hops_max half_log2_n\n")
+        for r in results:
+            a = r["lookups"]
+            f.write("%d %.4f %d %d %.4f\n" % (r["nodes"], a["hops_mean"],
+                                              a["hops_p99"], a["hops_max"],
+                                              r["half_log2_n"]))
+    with open(gp, "w") as f:
+        f.write(GNUPLOT % {
+            "png": os.path.basename(png), "dat": os.path.basename(dat),
+            "lookups": LOOKUPS, "xmin": min(ns) / 1.4, "xmax": max(ns) * 1.4,
+            "ymax": max(r["lookups"]["hops_p99"] for r in results) + 1,
+            "xtics": ", ".join(str(n) for n in ns)})
+    if shutil.which("gnuplot") is None:
+        say.text("plot: skipped, gnuplot is not installed (scripts/setup "
+                 "installs gnuplot-nox; then: cd %s && gnuplot %s)"
+                 % (os.path.relpath(OUT, ROOT), os.path.basename(gp)))
+        return None
+    try:
+        p = subprocess.run(["gnuplot", os.path.basename(gp)], cwd=OUT,
+                           capture_output=True, text=True, timeout=60)
+        err = p.stderr.strip()[-500:] if p.returncode != 0 else None
+    except (OSError, subprocess.SubprocessError) as e:
+        err = str(e)
+    if err is not None:
+        say.text("plot: gnuplot failed, no PNG: %s" % err)
+        return None
+    say.text("plot: %s (gnuplot %s)" % (os.path.relpath(png, ROOT),
+                                         os.path.relpath(gp, ROOT)))
     return png
 
 
@@ -145,9 +179,7 @@ def bench_chord(h, warren, work, say, sizes=(64, 256, 1024), seed=1):
                     100 * r["fingers_right"], r["settled_ms"] / 1000,
                     ("in %.1f s" % (r["repair_ms"] / 1000)) if r["repaired"]
                     else "NOT (settle timeout)", r["killed"]))
-    png = plot(results)
-    if png:
-        say.text("plot: %s" % os.path.relpath(png, ROOT))
+    plot(results, say)
     with open(os.path.join(OUT, "chord.json"), "w") as f:
         json.dump(results, f, indent=1)
     return results
