@@ -195,8 +195,44 @@ static const char share_help[] =
     "name is longer than 100 bytes are marked '!': they are hashed and\n"
     "listed but cannot be announced over the course protocols.\n"
     "\n"
-    "  --json             one JSON object\n"
-    "  -S, --socket PATH  control socket of the node\n";
+    "share add FILE...: share files from elsewhere on this machine. Each\n"
+    "FILE is copied into the node's shared folder (the original is not\n"
+    "touched), hashed, and published on every overlay the node has\n"
+    "joined, so that 'warren search' on other nodes finds it. The copy is\n"
+    "written under a hidden temporary name and renamed when complete: a\n"
+    "half-copied file is never shared. With --link the file is hard-linked\n"
+    "instead: no second copy on disk, but FILE and the shared folder must\n"
+    "be on one file system, and a later change to FILE changes the shared\n"
+    "file. A symbolic link is followed. A FILE already in the shared\n"
+    "folder is left where it is. Several FILEs are added one after the\n"
+    "other; one that fails does not stop the others.\n"
+    "\n"
+    "An existing file is never replaced: when NAME is taken the file\n"
+    "becomes 'NAME (1)', 'NAME (2)'... (before the extension:\n"
+    "'song (1).mp3'). A name with '/', '.', '..', a control character,\n"
+    "a leading '.' or the suffix '.part' is refused: the library would\n"
+    "not share it.\n"
+    "\n"
+    "Each FILE gets a line once the node has hashed it:\n"
+    "  shared song.mp3 (0f53217fc7c8e7f89e8a8558e64a7083, 4.1 MiB)\n"
+    "A file still hashing after 60 s is reported without its MD5; 'warren\n"
+    "share ls' lists it when done.\n"
+    "\n"
+    "  --link             add: hard-link instead of copying\n"
+    "  --name NAME        add: the name in the shared folder (default:\n"
+    "                     FILE's own); only with one FILE\n"
+    "  --json             ls: one JSON object; add: one JSON line per FILE,\n"
+    "                     {\"file\", \"ok\", \"result\" or \"error\"}\n"
+    "  -S, --socket PATH  control socket of the node\n"
+    "\n"
+    "Examples:\n"
+    "  warren share add ~/Music/song.mp3 report.pdf\n"
+    "  warren share add --link --name talk.mkv /srv/video/2024-talk.mkv\n"
+    "\n"
+    "Exit status 0 when the list is shown or every FILE is shared; 1 when\n"
+    "a FILE is not (no such file, not a regular file, unreadable, bad\n"
+    "name, copy or link failed) or the node cannot be reached; 2 on a\n"
+    "usage error.\n";
 
 static const char downloads_help[] =
     "List the node's downloads: state, progress, speed, source.\n"
@@ -325,7 +361,9 @@ const struct cli_cmd cli_cmds[] = {
 	status_help},
     {"peers", cmd_peers, "list the overlay peers the node knows",
 	"warren peers [--json]", peers_help},
-    {"share", cmd_share, "list shared files", "warren share ls [--json]",
+    {"share", cmd_share, "list shared files, or add files to share",
+	"warren share ls [--json]\n"
+	"    warren share add [--link] [--name NAME] [--json] FILE...",
 	share_help},
     {"downloads", cmd_downloads, "list downloads", "warren downloads [--json]",
 	downloads_help},

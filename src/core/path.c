@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "path.h"
@@ -28,4 +29,20 @@ path_mkdirs(const char *path, mode_t parent_mode, mode_t mode)
 		err = -errno;
 	free(p);
 	return err;
+}
+
+char *
+path_candidate(
+    const char *dir, const char *name, unsigned i, const char *suffix)
+{
+	const char *dot = strrchr(name, '.');
+	size_t stem;
+
+	if (i == 0)
+		return xasprintf("%s/%s%s", dir, name, suffix);
+	if (dot == NULL || dot == name)
+		dot = name + strlen(name);
+	stem = (size_t)(dot - name);
+	return xasprintf(
+	    "%s/%.*s (%u)%s%s", dir, (int)stem, name, i, dot, suffix);
 }

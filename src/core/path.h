@@ -13,4 +13,15 @@
  */
 int path_mkdirs(const char *path, mode_t parent_mode, mode_t mode);
 
+/*
+ * The i-th candidate for a new file called name in dir, for callers that
+ * never replace an existing file: "dir/name" + suffix for i = 0, else
+ * "dir/stem (i)ext" + suffix, where ext starts at the last '.' of name
+ * that is not its first byte ("a.tar.gz" -> "a.tar (1).gz", ".x" ->
+ * ".x (1)"). The caller tries i = 0, 1, 2... with link() or O_EXCL until
+ * one does not exist. Returns a new string the caller frees.
+ */
+char *path_candidate(
+    const char *dir, const char *name, unsigned i, const char *suffix);
+
 #endif

@@ -1,8 +1,11 @@
 /*
  * The control socket server: JSON lines in, JSON lines out. Requests are
  * dispatched by "op" to small handlers; downloads stream their events to
- * the client that started them (and to any client that asks to follow).
+ * the client that started them (and to any client that asks to follow);
+ * share.add copies or links a file into the shared folder on the thread
+ * pool and answers once the library has hashed it.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -15,6 +18,7 @@
 
 #include "core/addr.h"
 #include "core/log.h"
+#include "core/path.h"
 #include "core/xmalloc.h"
 #include "ctl.h"
 #include "known.h"
@@ -32,6 +36,10 @@
 #define CTL_MAX_WATCH   64
 #define CTL_MAX_SEARCH  8                 /* searches running per client */
 #define CTL_WRITE_MAX   (8 * 1024 * 1024) /* unread output before we drop */
+#define CTL_MAX_ADD     8                 /* share.add running per client */
+#define CTL_ADD_WAIT_MS 60000 /* longest wait for the library's hash */
+#define CTL_ADD_TRIES   1000  /* NAME, NAME (1) .. NAME (999) */
+#define CTL_NAME_MAX    255   /* bytes in a file name (NAME_MAX) */
 
 struct ctl_watch {
 	uint64_t download_id;
@@ -44,6 +52,64 @@ struct ctl_search {
 	json_t *req_id; /* own reference */
 };
 
+/*
+ * share.add, one state per file-system request in flight (each runs on the
+ * thread pool), then a bounded wait for the library to list the file.
+ */
+enum ctl_add_state {
+	CTL_ADD_REALPATH, /* resolving the source path */
+	CTL_ADD_STAT,     /* is it a regular file, how big */
+	CTL_ADD_ACCESS,   /* can the node read it */
+	CTL_ADD_COPY,     /* copying it to a temporary (hidden .part) name */
+	CTL_ADD_LINK,     /* hard-linking source or copy to candidate try */
+	CTL_ADD_PROBE,    /* no hard links here: is candidate try free */
+	CTL_ADD_RENAME,   /* no hard links here: renaming the copy into place */
+	CTL_ADD_UNLINK,   /* removing the temporary name of a linked copy */
+	CTL_ADD_WAIT,     /* waiting for the library to list dest */
+	CTL_ADD_CLEANUP,  /* removing the temporary copy after a failure */
+};
+
+static const char *const ctl_add_state_names[] = {
+    "realpath",
+    "stat",
+    "access",
+    "copy",
+    "link",
+    "probe",
+    "rename",
+    "unlink",
+    "wait",
+    "cleanup",
+};
+
+/*
+ * One share.add. It lives until its last file-system request is done, even
+ * if its client goes away first (cl is then NULL and the file is still
+ * added) or the node stops (then the temporary copy is removed and nothing
+ * is added). Only a waiting add is ended by its client's close.
+ */
+struct ctl_add {
+	struct node *n;        /* borrowed: outlives the loop's requests */
+	struct ctl_client *cl; /* NULL once orphaned */
+	json_t *req_id;        /* own reference */
+	enum ctl_add_state state;
+	int link;         /* mode "link": hard-link the source itself */
+	int in_place;     /* the source is already in the shared folder */
+	char *src;        /* absolute, then resolved; owned */
+	char *name;       /* wanted name, or NULL for the source's; owned */
+	char *tmp;        /* temporary copy in the shared folder, or NULL */
+	int tmp_made;     /* tmp exists and is ours to remove */
+	char *cand;       /* candidate being tried, owned, or NULL */
+	char *dest;       /* final path in the shared folder, owned */
+	unsigned try;     /* candidate number: 0 is NAME itself */
+	unsigned seq;     /* temporary names tried */
+	uint64_t size;    /* bytes, from stat */
+	unsigned mode;    /* st_mode, from stat */
+	uv_fs_t fs;       /* the request in flight */
+	uv_timer_t timer; /* CTL_ADD_WAIT_MS, while waiting */
+	int timer_open;   /* timer initialised: freed in its close callback */
+};
+
 struct ctl_client {
 	uv_pipe_t pipe;
 	struct ctl_server *s;
@@ -54,6 +120,8 @@ struct ctl_client {
 	unsigned nwatch;
 	struct ctl_search *search[CTL_MAX_SEARCH];
 	unsigned nsearch;
+	struct ctl_add *add[CTL_MAX_ADD]; /* share.add not answered yet */
+	unsigned nadd;
 	int closing;
 	struct ctl_client *next;
 };
@@ -417,6 +485,574 @@ ctl_op_share_ls(struct ctl_client *cl, json_t *id)
 		library_ready(n->lib), "files", files));
 }
 
+/* ---- share.add ------------------------------------------------------------- */
+
+static void ctl_add_run(struct ctl_add *a);
+static void ctl_add_fail(struct ctl_add *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Temporary copies are named by this counter (process-wide, so two nodes
+ * of one process sharing a folder do not collide; EEXIST moves on too). */
+static unsigned ctl_add_seq;
+
+static void
+ctl_add_set_state(struct ctl_add *a, enum ctl_add_state st)
+{
+	if (a->state != st)
+		log_debug("share add %s: %s -> %s", a->src,
+		    ctl_add_state_names[a->state], ctl_add_state_names[st]);
+	a->state = st;
+}
+
+static void
+ctl_add_free(struct ctl_add *a)
+{
+	json_decref(a->req_id);
+	free(a->src);
+	free(a->name);
+	free(a->tmp);
+	free(a->cand);
+	free(a->dest);
+	free(a);
+}
+
+static void
+ctl_add_timer_closed(uv_handle_t *h)
+{
+	ctl_add_free(h->data);
+}
+
+/* Forget a's client (no reply will be sent); a stays alive. */
+static void
+ctl_add_detach(struct ctl_add *a)
+{
+	struct ctl_client *cl = a->cl;
+
+	if (cl == NULL)
+		return;
+	for (unsigned i = 0; i < cl->nadd; i++) {
+		if (cl->add[i] == a) {
+			cl->add[i] = cl->add[--cl->nadd];
+			break;
+		}
+	}
+	a->cl = NULL;
+}
+
+/* End a, which has no request in flight: free it, now or once its timer
+ * has closed. */
+static void
+ctl_add_end(struct ctl_add *a)
+{
+	ctl_add_detach(a);
+	if (a->timer_open)
+		uv_close((uv_handle_t *)&a->timer, ctl_add_timer_closed);
+	else
+		ctl_add_free(a);
+}
+
+/* Answer with the listed file f, or without a hash (f NULL: the library
+ * has not listed it in time), and end a. */
+static void
+ctl_add_reply(struct ctl_add *a, const struct library_file *f)
+{
+	struct ctl_client *cl = a->cl;
+	json_t *r;
+
+	/* Detached first: sending may close the client. */
+	ctl_add_detach(a);
+	if (cl != NULL) {
+		r = json_pack("{s:s,s:s,s:I,s:s}", "path", a->dest, "name",
+		    strrchr(a->dest, '/') + 1, "size",
+		    (json_int_t)(f != NULL ? f->size : a->size), "mode",
+		    a->in_place   ? "in_place"
+			: a->link ? "link"
+				  : "copy");
+		json_object_set_new(
+		    r, "md5", f != NULL ? json_string(f->md5) : json_null());
+		json_object_set_new(
+		    r, "sha1", f != NULL ? json_string(f->sha1) : json_null());
+		if (f == NULL)
+			json_object_set_new(r, "note",
+			    json_string("the file is in the shared folder but "
+					"not hashed yet (a big file, or one "
+					"the node cannot read): see 'warren "
+					"share ls'"));
+		ctl_ok(cl, a->req_id, r);
+	}
+	ctl_add_end(a);
+}
+
+static void
+ctl_add_fail(struct ctl_add *a, const char *fmt, ...)
+{
+	struct ctl_client *cl = a->cl;
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctl_add_detach(a);
+	if (cl != NULL)
+		ctl_error(cl, a->req_id, "share.add: %s", msg);
+	else
+		log_info("share add %s: %s", a->src, msg);
+	if (a->tmp_made) {
+		/* The half-made copy goes; a is ended once it is gone. */
+		ctl_add_set_state(a, CTL_ADD_CLEANUP);
+		ctl_add_run(a);
+		return;
+	}
+	ctl_add_end(a);
+}
+
+/* Go on with state st, unless the node is stopping: then undo. */
+static void
+ctl_add_next(struct ctl_add *a, enum ctl_add_state st)
+{
+	if (a->n->stopping) {
+		ctl_add_fail(a, "the node is stopping");
+		return;
+	}
+	ctl_add_set_state(a, st);
+	ctl_add_run(a);
+}
+
+struct ctl_add_find {
+	const char *path;
+	const struct library_file *f;
+};
+
+static void
+ctl_add_find_cb(void *arg, const struct library_file *f)
+{
+	struct ctl_add_find *q = arg;
+
+	if (q->f == NULL && strcmp(f->path, q->path) == 0)
+		q->f = f;
+}
+
+static void
+ctl_add_timeout(uv_timer_t *t)
+{
+	struct ctl_add *a = t->data;
+
+	log_warn("share add %s: not hashed after %d s; answering without "
+		 "its MD5",
+	    a->dest, CTL_ADD_WAIT_MS / 1000);
+	ctl_add_reply(a, NULL);
+}
+
+/* The file is in place: have the library hash it (the overlays publish
+ * what it lists) and answer once it is listed, or after CTL_ADD_WAIT_MS. */
+static void
+ctl_add_wait(struct ctl_add *a)
+{
+	struct node *n = a->n;
+	struct ctl_add_find q = {a->dest, NULL};
+
+	library_foreach(n->lib, ctl_add_find_cb, &q);
+	if (q.f != NULL) {
+		ctl_add_reply(a, q.f);
+		return;
+	}
+	log_info("share add: %s %s %s", a->src,
+	    a->in_place   ? "is already in place as"
+		: a->link ? "linked to"
+			  : "copied to",
+	    a->dest);
+	library_touch(n->lib, a->dest);
+	if (a->cl == NULL) {
+		ctl_add_end(a); /* nobody waits for the answer */
+		return;
+	}
+	uv_timer_init(n->loop, &a->timer);
+	a->timer.data = a;
+	a->timer_open = 1;
+	uv_timer_start(&a->timer, ctl_add_timeout, CTL_ADD_WAIT_MS, 0);
+}
+
+/* Library events: answer the adds waiting for that path. */
+static void
+ctl_library_event(
+    void *arg, enum library_event ev, const struct library_file *f)
+{
+	struct node *n = arg;
+	struct ctl_client *cl, *next;
+
+	if (ev != LIBRARY_ADDED || n->ctl == NULL)
+		return;
+	for (cl = n->ctl->clients; cl != NULL; cl = next) {
+		next = cl->next;
+		for (unsigned i = 0; i < cl->nadd; i++) {
+			struct ctl_add *a = cl->add[i];
+
+			if (a->state != CTL_ADD_WAIT ||
+			    strcmp(a->dest, f->path) != 0)
+				continue;
+			ctl_add_reply(a, f); /* removes it from cl->add */
+			i = (unsigned)-1;    /* the list changed: again */
+		}
+	}
+}
+
+/* Why name cannot be the name of a shared file, or NULL if it can. */
+static const char *
+ctl_add_name_bad(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0)
+		return "it is empty";
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return "'.' and '..' are not file names";
+	if (strchr(name, '/') != NULL)
+		return "it contains '/' (give a file name, not a path)";
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return "it contains control characters";
+	if (name[0] == '.')
+		return "it starts with '.', and the library does not share "
+		       "hidden files";
+	if (len >= 5 && memcmp(name + len - 5, ".part", 5) == 0)
+		return "it ends in '.part', and the library does not share "
+		       "partial files";
+	if (len > CTL_NAME_MAX)
+		return "it is longer than 255 bytes";
+	return NULL;
+}
+
+/*
+ * Where the resolved source is: in the shared folder (1; *hidden set when
+ * the library skips it: a hidden folder or name, or a .part file) or not
+ * (0).
+ */
+static int
+ctl_add_in_share(const char *dir, const char *path, int *hidden)
+{
+	size_t len = strlen(dir);
+	const char *p;
+
+	*hidden = 0;
+	if (len > 0 && dir[len - 1] == '/')
+		len--; /* the folder is "/" */
+	if (strncmp(path, dir, len) != 0 || path[len] != '/')
+		return 0;
+	for (p = path + len + 1; *p != '\0';) {
+		size_t n = strcspn(p, "/");
+
+		if (p[0] == '.' ||
+		    (p[n] == '\0' && n >= 5 &&
+			memcmp(p + n - 5, ".part", 5) == 0))
+			*hidden = 1;
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	return 1;
+}
+
+/* The source is a readable regular file: decide what to do with it. */
+static void
+ctl_add_place(struct ctl_add *a)
+{
+	const char *base = strrchr(a->src, '/') + 1;
+	const char *why;
+	int hidden;
+
+	if (a->n->stopping) { /* the library may be gone */
+		ctl_add_fail(a, "the node is stopping");
+		return;
+	}
+	if (ctl_add_in_share(library_dir(a->n->lib), a->src, &hidden)) {
+		if (hidden) {
+			ctl_add_fail(a,
+			    "%s is in the shared folder, but the library "
+			    "skips it (hidden, or a .part file): rename it",
+			    a->src);
+			return;
+		}
+		if (a->name != NULL && strcmp(a->name, base) != 0) {
+			ctl_add_fail(a,
+			    "%s is already in the shared folder: it cannot be "
+			    "shared under another name (rename it there)",
+			    a->src);
+			return;
+		}
+		a->in_place = 1;
+		a->dest = xstrdup(a->src);
+		ctl_add_next(a, CTL_ADD_WAIT);
+		return;
+	}
+	if (a->name == NULL) {
+		if ((why = ctl_add_name_bad(base)) != NULL) {
+			ctl_add_fail(a,
+			    "cannot share %s under its own name: %s (give "
+			    "another name)",
+			    a->src, why);
+			return;
+		}
+		a->name = xstrdup(base);
+	}
+	ctl_add_next(a, a->link ? CTL_ADD_LINK : CTL_ADD_COPY);
+}
+
+/* Handle the result rc of the request of the current state. */
+static void
+ctl_add_done(struct ctl_add *a, int rc)
+{
+	switch (a->state) {
+	case CTL_ADD_REALPATH:
+		if (rc == UV_ENOENT || rc == UV_ENOTDIR)
+			ctl_add_fail(a, "no such file: %s", a->src);
+		else if (rc < 0)
+			ctl_add_fail(a, "cannot resolve %s: %s", a->src,
+			    uv_strerror(rc));
+		else
+			ctl_add_next(a, CTL_ADD_STAT);
+		return;
+	case CTL_ADD_STAT:
+		if (rc < 0)
+			ctl_add_fail(
+			    a, "cannot stat %s: %s", a->src, uv_strerror(rc));
+		else if (S_ISDIR(a->mode))
+			ctl_add_fail(a,
+			    "%s is a folder, not a file (share the files in "
+			    "it one by one)",
+			    a->src);
+		else if (!S_ISREG(a->mode))
+			ctl_add_fail(a, "%s is not a regular file", a->src);
+		else
+			ctl_add_next(a, CTL_ADD_ACCESS);
+		return;
+	case CTL_ADD_ACCESS:
+		if (rc < 0)
+			ctl_add_fail(
+			    a, "cannot read %s: %s", a->src, uv_strerror(rc));
+		else
+			ctl_add_place(a);
+		return;
+	case CTL_ADD_COPY:
+		if (rc == UV_EEXIST && ++a->seq < CTL_ADD_TRIES) {
+			ctl_add_next(a, CTL_ADD_COPY); /* a stale name */
+		} else if (rc < 0) {
+			/* libuv removed what it had written. */
+			ctl_add_fail(a,
+			    "cannot copy %s into the shared folder: %s", a->src,
+			    uv_strerror(rc));
+		} else {
+			a->tmp_made = 1;
+			ctl_add_next(a, CTL_ADD_LINK);
+		}
+		return;
+	case CTL_ADD_LINK:
+		if (rc == 0) {
+			a->dest = a->cand;
+			a->cand = NULL;
+			ctl_add_next(
+			    a, a->link ? CTL_ADD_WAIT : CTL_ADD_UNLINK);
+		} else if (rc == UV_EEXIST && ++a->try < CTL_ADD_TRIES) {
+			ctl_add_next(a, CTL_ADD_LINK);
+		} else if (rc == UV_EEXIST) {
+			ctl_add_fail(a,
+			    "%s and %u names like it (NAME (1), ...) already "
+			    "exist in the shared folder",
+			    a->name, CTL_ADD_TRIES - 1);
+		} else if (a->link && rc == UV_EXDEV) {
+			ctl_add_fail(a,
+			    "cannot hard-link across filesystems: copy it "
+			    "instead (without --link)");
+		} else if (a->link && rc == UV_EPERM) {
+			ctl_add_fail(a,
+			    "cannot hard-link %s: operation not permitted (a "
+			    "file system without hard links, or a file of "
+			    "another user): copy it instead (without --link)",
+			    a->src);
+		} else if (!a->link &&
+		    (rc == UV_EPERM || rc == UV_ENOTSUP || rc == UV_ENOSYS)) {
+			/* No hard links in the shared folder: rename, after
+			 * checking the name is free (not atomic, but the
+			 * best such a file system offers). */
+			ctl_add_next(a, CTL_ADD_PROBE);
+		} else {
+			ctl_add_fail(a, "cannot link %s to %s: %s",
+			    a->link ? a->src : a->tmp, a->cand,
+			    uv_strerror(rc));
+		}
+		return;
+	case CTL_ADD_PROBE:
+		if (rc == UV_ENOENT)
+			ctl_add_next(a, CTL_ADD_RENAME);
+		else if (rc == 0 && ++a->try < CTL_ADD_TRIES)
+			ctl_add_next(a, CTL_ADD_PROBE);
+		else if (rc == 0)
+			ctl_add_fail(a,
+			    "%s and %u names like it (NAME (1), ...) already "
+			    "exist in the shared folder",
+			    a->name, CTL_ADD_TRIES - 1);
+		else
+			ctl_add_fail(
+			    a, "cannot check %s: %s", a->cand, uv_strerror(rc));
+		return;
+	case CTL_ADD_RENAME:
+		if (rc < 0) {
+			ctl_add_fail(a, "cannot rename %s to %s: %s", a->tmp,
+			    a->cand, uv_strerror(rc));
+			return;
+		}
+		a->tmp_made = 0;
+		a->dest = a->cand;
+		a->cand = NULL;
+		ctl_add_next(a, CTL_ADD_WAIT);
+		return;
+	case CTL_ADD_UNLINK:
+		if (rc < 0)
+			log_warn("share add: cannot remove %s: %s", a->tmp,
+			    uv_strerror(rc));
+		a->tmp_made = 0;
+		ctl_add_next(a, CTL_ADD_WAIT);
+		return;
+	case CTL_ADD_CLEANUP:
+		if (rc < 0 && rc != UV_ENOENT)
+			log_warn("share add: cannot remove %s: %s", a->tmp,
+			    uv_strerror(rc));
+		a->tmp_made = 0;
+		ctl_add_end(a);
+		return;
+	case CTL_ADD_WAIT:
+		break; /* no file-system request in this state */
+	}
+	assert(0);
+}
+
+static void
+ctl_add_fs_done(uv_fs_t *req)
+{
+	struct ctl_add *a = req->data;
+	int rc = (int)req->result;
+
+	if (rc >= 0 && a->state == CTL_ADD_REALPATH) {
+		free(a->src);
+		a->src = xstrdup(req->ptr);
+	} else if (rc >= 0 && a->state == CTL_ADD_STAT) {
+		a->mode = (unsigned)req->statbuf.st_mode;
+		a->size = req->statbuf.st_size;
+	}
+	uv_fs_req_cleanup(req);
+	ctl_add_done(a, rc > 0 ? 0 : rc);
+}
+
+/* Start the request of the current state. */
+static void
+ctl_add_run(struct ctl_add *a)
+{
+	uv_loop_t *loop = a->n->loop;
+	uv_fs_t *req = &a->fs;
+	int rc = 0;
+
+	req->data = a;
+	switch (a->state) {
+	case CTL_ADD_REALPATH:
+		rc = uv_fs_realpath(loop, req, a->src, ctl_add_fs_done);
+		break;
+	case CTL_ADD_STAT:
+		rc = uv_fs_stat(loop, req, a->src, ctl_add_fs_done);
+		break;
+	case CTL_ADD_ACCESS:
+		rc = uv_fs_access(loop, req, a->src, R_OK, ctl_add_fs_done);
+		break;
+	case CTL_ADD_COPY:
+		/* Hidden and .part: the library never lists it. */
+		free(a->tmp);
+		a->tmp = xasprintf("%s/.warren-add-%ld-%u.part",
+		    library_dir(a->n->lib), (long)getpid(), ctl_add_seq++);
+		rc = uv_fs_copyfile(loop, req, a->src, a->tmp,
+		    UV_FS_COPYFILE_EXCL, ctl_add_fs_done);
+		break;
+	case CTL_ADD_LINK:
+		free(a->cand);
+		a->cand = path_candidate(
+		    library_dir(a->n->lib), a->name, a->try, "");
+		rc = uv_fs_link(loop, req, a->link ? a->src : a->tmp, a->cand,
+		    ctl_add_fs_done);
+		break;
+	case CTL_ADD_PROBE:
+		free(a->cand);
+		a->cand = path_candidate(
+		    library_dir(a->n->lib), a->name, a->try, "");
+		rc = uv_fs_lstat(loop, req, a->cand, ctl_add_fs_done);
+		break;
+	case CTL_ADD_RENAME:
+		rc = uv_fs_rename(loop, req, a->tmp, a->cand, ctl_add_fs_done);
+		break;
+	case CTL_ADD_UNLINK:
+	case CTL_ADD_CLEANUP:
+		rc = uv_fs_unlink(loop, req, a->tmp, ctl_add_fs_done);
+		break;
+	case CTL_ADD_WAIT:
+		ctl_add_wait(a);
+		return;
+	}
+	if (rc < 0) /* not queued: its callback will not run */
+		ctl_add_done(a, rc);
+}
+
+/* share.add {"path": ABSOLUTE, "mode"?: "copy"|"link", "name"?} */
+static void
+ctl_op_share_add(struct ctl_client *cl, json_t *id, json_t *req)
+{
+	json_t *jpath = json_object_get(req, "path");
+	json_t *jname = json_object_get(req, "name");
+	json_t *jmode = json_object_get(req, "mode");
+	const char *path = json_string_value(jpath);
+	const char *name = NULL, *mode = "copy", *why;
+	struct ctl_add *a;
+
+	if (path == NULL || path[0] != '/' ||
+	    strlen(path) != json_string_length(jpath)) {
+		ctl_error(
+		    cl, id, "share.add: \"path\" must be an absolute path");
+		return;
+	}
+	if (jmode != NULL &&
+	    ((mode = json_string_value(jmode)) == NULL ||
+		(strcmp(mode, "copy") != 0 && strcmp(mode, "link") != 0))) {
+		ctl_error(
+		    cl, id, "share.add: \"mode\" must be \"copy\" or \"link\"");
+		return;
+	}
+	if (jname != NULL && !json_is_null(jname)) {
+		name = json_string_value(jname);
+		if (name == NULL || strlen(name) != json_string_length(jname)) {
+			ctl_error(
+			    cl, id, "share.add: \"name\" must be a string");
+			return;
+		}
+		if ((why = ctl_add_name_bad(name)) != NULL) {
+			ctl_error(cl, id, "share.add: bad name: %s", why);
+			return;
+		}
+	}
+	if (cl->nadd == CTL_MAX_ADD) {
+		ctl_error(cl, id,
+		    "share.add: %d adds are already running on this "
+		    "connection",
+		    CTL_MAX_ADD);
+		return;
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->n = cl->s->n;
+	a->cl = cl;
+	a->req_id = json_incref(id ? id : json_null());
+	a->link = strcmp(mode, "link") == 0;
+	a->src = xstrdup(path);
+	a->name = name != NULL ? xstrdup(name) : NULL;
+	cl->add[cl->nadd++] = a;
+	ctl_add_set_state(a, CTL_ADD_REALPATH);
+	ctl_add_run(a);
+}
+
 static void
 ctl_list_download(void *arg, struct download *d)
 {
@@ -624,6 +1260,8 @@ ctl_dispatch(struct ctl_client *cl, const char *line, size_t len)
 		ctl_op_status(cl, id);
 	else if (strcmp(op, "share.ls") == 0)
 		ctl_op_share_ls(cl, id);
+	else if (strcmp(op, "share.add") == 0)
+		ctl_op_share_add(cl, id, req);
 	else if (strcmp(op, "get") == 0)
 		ctl_op_get(cl, id, req);
 	else if (strcmp(op, "downloads") == 0)
@@ -730,6 +1368,15 @@ ctl_client_close(struct ctl_client *cl)
 		node_search_cancel(cs->s);
 		json_decref(cs->req_id);
 		free(cs);
+	}
+	/* Adds whose file is being copied or linked finish without a reply;
+	 * those waiting for the library end now. */
+	while (cl->nadd > 0) {
+		struct ctl_add *a = cl->add[--cl->nadd];
+
+		a->cl = NULL;
+		if (a->state == CTL_ADD_WAIT)
+			ctl_add_end(a);
 	}
 	uv_close((uv_handle_t *)&cl->pipe, ctl_client_freed);
 }
@@ -855,6 +1502,8 @@ ctl_server_new(struct node *n, const char *path)
 		return NULL;
 	}
 	chmod(path, 0600);
+	/* By node, not server: n outlives the library's last event. */
+	library_subscribe(n->lib, ctl_library_event, n);
 	return s;
 }
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/path.h"
 #include "core/xmalloc.h"
 #include "download.h"
 #include "ratelimit.h"
@@ -251,23 +252,6 @@ download_now(const struct download *d)
 	return uv_now(d->dl->loop);
 }
 
-/* "dir/base (i)ext" where ext starts at the last '.' that is not first. */
-static char *
-download_candidate(
-    const char *dir, const char *name, unsigned i, const char *suffix)
-{
-	const char *dot = strrchr(name, '.');
-	size_t stem;
-
-	if (i == 0)
-		return xasprintf("%s/%s%s", dir, name, suffix);
-	if (dot == NULL || dot == name)
-		dot = name + strlen(name);
-	stem = (size_t)(dot - name);
-	return xasprintf(
-	    "%s/%.*s (%u)%s%s", dir, (int)stem, name, i, dot, suffix);
-}
-
 static uint64_t
 download_part_off(const struct download *d, uint32_t p)
 {
@@ -315,7 +299,7 @@ job_claim(const char *src, const char *dir, const char *name,
     const char *suffix, int *err)
 {
 	for (unsigned i = 0; i < DL_NAME_TRIES; i++) {
-		char *p = download_candidate(dir, name, i, suffix);
+		char *p = path_candidate(dir, name, i, suffix);
 
 		if (link(src, p) == 0) {
 			unlink(src);
@@ -342,8 +326,7 @@ job_work(uv_work_t *w)
 	switch (j->kind) {
 	case DJOB_CREATE:
 		for (unsigned i = 0; i < DL_NAME_TRIES; i++) {
-			char *p = download_candidate(
-			    d->dir, d->name, i, ".part");
+			char *p = path_candidate(d->dir, d->name, i, ".part");
 
 			j->err = 0;
 			d->fd = open(p,
