@@ -67,7 +67,23 @@ cmd_downloads(int argc, char **argv)
 			json_array_foreach(
 			    json_object_get(d, "source_list"), j, s)
 			{
-				char f[32], sr[32];
+				char f[32], sr[32], via[96] = "";
+				json_t *ov;
+				size_t k, off = 0;
+
+				json_array_foreach(
+				    json_object_get(s, "overlays"), k, ov)
+				{
+					int w = snprintf(via + off,
+					    sizeof(via) - off, "%s%s",
+					    off ? "," : " via ",
+					    json_string_value(ov));
+
+					if (w < 0 ||
+					    (size_t)w >= sizeof(via) - off)
+						break;
+					off += (size_t)w;
+				}
 
 				fmt_bytes((uint64_t)json_integer_value(
 					      json_object_get(s, "fetched")),
@@ -77,7 +93,7 @@ cmd_downloads(int argc, char **argv)
 				    sr, sizeof(sr));
 				printf(
 				    "     %-24s %-8s %-7s %9s %9s/s rtt %lld "
-				    "ms, parts %lld ok %lld bad %s\n",
+				    "ms, parts %lld ok %lld bad%s %s\n",
 				    json_string_value(
 					json_object_get(s, "label")),
 				    json_string_value(
@@ -91,6 +107,7 @@ cmd_downloads(int argc, char **argv)
 					json_object_get(s, "good_parts")),
 				    (long long)json_integer_value(
 					json_object_get(s, "bad_parts")),
+				    via,
 				    json_string_value(
 					json_object_get(s, "error")));
 			}

@@ -158,8 +158,10 @@ static const char status_help[] =
     "    answers. kazaa peer: its supernode and session; kazaa supernode:\n"
     "    children, files indexed, friends. napster: directory, state\n"
     "    ('ok' when ready), session, files published, requests queued,\n"
-    "    the directory's last error. Another overlay: its scalar fields\n"
-    "    as key=value.\n"
+    "    the directory's last error. chord: ring port and state, id,\n"
+    "    predecessor, successors, finger fill, records stored, lookups\n"
+    "    with mean hops, failed requests and timeouts. Another overlay:\n"
+    "    its scalar fields as key=value.\n"
     "\n"
     "  --json             the raw status object (docs/control-api.md)\n"
     "  -S, --socket PATH  control socket of the node\n"
@@ -235,7 +237,10 @@ static const char share_help[] =
     "usage error.\n";
 
 static const char downloads_help[] =
-    "List the node's downloads: state, progress, speed, source.\n"
+    "List the node's downloads: state, progress, speed, and per source\n"
+    "its state, protocol (retp or retr), bytes, speed, round-trip time,\n"
+    "good and bad parts, the overlays whose searches found it ('via'),\n"
+    "and its last error.\n"
     "\n"
     "  --json             one JSON object\n"
     "  -S, --socket PATH  control socket of the node\n";

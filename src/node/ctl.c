@@ -259,10 +259,18 @@ ctl_download_json(const struct download *d)
 	srcs = json_array();
 	for (unsigned i = 0; i < in.nsources; i++) {
 		struct download_source_info si;
+		json_t *via = json_array();
 
 		download_source_info(d, i, &si);
+		for (const char *p = si.via; *p != '\0';) {
+			size_t len = strcspn(p, ",");
+
+			json_array_append_new(via, json_stringn(p, len));
+			p += len + (p[len] == ',');
+		}
 		json_array_append_new(srcs,
-		    json_pack("{s:s,s:s,s:s,s:i,s:I,s:i,s:i,s:f,s:I,s:I,s:s}",
+		    json_pack(
+			"{s:s,s:s,s:s,s:i,s:I,s:i,s:i,s:f,s:I,s:I,s:s,s:o}",
 			"label", si.label, "state",
 			download_source_state_name(si.state), "protocol",
 			si.ext == 1       ? "retp"
@@ -273,7 +281,7 @@ ctl_download_json(const struct download *d)
 			(int)si.good_parts, "bad_parts", (int)si.bad_parts,
 			"rate", si.rate, "rtt_ms", (json_int_t)si.rtt_ms,
 			"retry_in_ms", (json_int_t)si.retry_in_ms, "error",
-			si.error));
+			si.error, "overlays", via));
 	}
 	json_object_set_new(o, "source_list", srcs);
 	if (in.state == DOWNLOAD_WAITING) {

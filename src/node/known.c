@@ -105,8 +105,10 @@ known_add(struct known *k, const char *md5, const char *name, size_t name_len,
 		f->name[name_len] = '\0';
 	}
 	for (unsigned i = 0; i < f->nsrc; i++)
-		if (known_same(&f->src[i], s))
+		if (known_same(&f->src[i], s)) {
+			download_source_via_merge(&f->src[i], s->via);
 			return;
+		}
 	if (f->nsrc < DOWNLOAD_MAX_SOURCES) {
 		if (f->nsrc == f->cap) {
 			f->cap = f->cap ? f->cap * 2 : 4;

@@ -2,6 +2,7 @@
  * A search fanned out over the node's overlays, hits streamed to one
  * client and remembered as sources for `get`.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,16 +68,18 @@ search_hit(void *arg, const struct overlay_hit *h)
 	struct search_leg *leg = arg;
 	struct node_search *s = leg->s;
 	uint64_t now = uv_now(s->n->loop);
+	struct download_source src = h->src;
 	struct download *d;
 	json_t *hit;
 
 	leg->hits++;
 	s->hits++;
 	search_count_file(s, h->md5);
-	known_add(s->n->known, h->md5, h->name, h->name_len, &h->src, now);
+	snprintf(src.via, sizeof(src.via), "%s", h->overlay);
+	known_add(s->n->known, h->md5, h->name, h->name_len, &src, now);
 	/* A holder of a file being downloaded joins that download. */
 	if ((d = downloader_find_md5(s->n->dl, h->md5)) != NULL)
-		download_add_source(d, &h->src);
+		download_add_source(d, &src);
 	hit = json_pack("{s:s,s:s%,s:s,s:o,s:I}", "md5", h->md5, "name",
 	    h->name, h->name_len, "overlay", h->overlay, "source",
 	    search_source_json(&h->src), "t_ms",

@@ -608,8 +608,11 @@ download_add_source(struct download *d, const struct download_source *src)
 	struct dsrc *s;
 
 	for (unsigned i = 0; i < d->nsrc; i++) {
-		if (strcmp(d->src[i].src.label, src->label) == 0)
+		if (strcmp(d->src[i].src.label, src->label) == 0) {
+			/* Found again, maybe through another overlay. */
+			download_source_via_merge(&d->src[i].src, src->via);
 			return 0;
+		}
 	}
 	if (d->nsrc == DOWNLOAD_MAX_SOURCES)
 		return WARREN_ELIMIT;
@@ -2014,6 +2017,34 @@ download_source_info(
 	if (s->state == DSRC_BACKOFF && s->retry_at > now)
 		out->retry_in_ms = s->retry_at - now;
 	out->error = s->error;
+	out->via = s->src.via;
+}
+
+void
+download_source_via_merge(struct download_source *dst, const char *via)
+{
+	const char *p = via;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ","), have = strlen(dst->via);
+		const char *q = dst->via;
+		int found = 0;
+
+		while (*q != '\0' && !found) {
+			size_t l = strcspn(q, ",");
+
+			found = l == len && memcmp(q, p, len) == 0;
+			q += l + (q[l] == ',');
+		}
+		if (!found && len > 0 &&
+		    have + (have > 0) + len < sizeof(dst->via)) {
+			if (have > 0)
+				dst->via[have++] = ',';
+			memcpy(dst->via + have, p, len);
+			dst->via[have + len] = '\0';
+		}
+		p += len + (p[len] == ',');
+	}
 }
 
 uint64_t

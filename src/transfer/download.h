@@ -53,12 +53,21 @@ enum download_event {
 
 #define DOWNLOAD_MAX_SOURCES 64
 
+#define DOWNLOAD_VIA_MAX 64
+
 /* How a source is given: how to reach it, and how to name it to people. */
 struct download_source {
 	struct sockaddr_storage addrs[DIAL_MAX_ADDRS]; /* tried in order */
 	unsigned naddrs;
 	char label[ADDR_STRLEN];
+	/* How the node learned of it, for people: the overlays whose
+	 * searches found it, comma-separated ("" when given by hand). */
+	char via[DOWNLOAD_VIA_MAX];
 };
+
+/* Add the names of via (comma-separated) that dst->via lacks, as room
+ * allows. */
+void download_source_via_merge(struct download_source *dst, const char *via);
 
 enum download_source_state {
 	DSRC_IDLE,    /* usable, nothing in flight */
@@ -80,6 +89,7 @@ struct download_source_info {
 	uint64_t rtt_ms;      /* request to first byte, last measured */
 	uint64_t retry_in_ms; /* BACKOFF: time until the next try */
 	const char *error;    /* last failure, or "" */
+	const char *via;      /* overlays that found it, or "" */
 };
 
 /* A snapshot for status and events; strings are borrowed from d. */
