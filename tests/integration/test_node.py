@@ -3,6 +3,7 @@ control socket, the CLI's help, errors and exit codes."""
 
 import json
 import os
+import signal
 import stat
 import subprocess
 
@@ -134,11 +135,28 @@ def test_cli_help_and_exit_codes(tmp_path):
 
     assert run().returncode == 2
     assert run("--version").stdout.startswith("warren ")
-    for cmd in ["node", "get", "status", "share", "downloads", "stop", "help"]:
+    listed = run("help").stdout
+    cmds = ["node", "directory", "introducer", "lab", "ls", "search", "get", "status",
+            "peers", "share", "downloads", "pause", "resume", "cancel", "stop", "help"]
+    for cmd in cmds:
+        assert "\n  %s " % cmd in listed, cmd
         p = run(cmd, "--help")
         assert p.returncode == 0 and "SYNOPSIS" in p.stdout, cmd
         p = run("help", cmd)
         assert p.returncode == 0 and "DESCRIPTION" in p.stdout, cmd
+        assert "EXIT STATUS" in p.stdout, cmd
+    # Every client command takes --json; without a node it fails (1),
+    # it is no usage error (2).
+    nosock = str(tmp_path / "nope.sock")
+    for args in (["ls"], ["ls", "--all"], ["search", "x"], ["get", "0" * 32], ["status"],
+                 ["peers"], ["share", "ls"], ["share", "add", __file__], ["downloads"],
+                 ["pause", "1"], ["resume", "1"], ["cancel", "1"], ["stop"]):
+        p = run(*args, "--json", "--socket", nosock)
+        assert p.returncode == 1 and "is 'warren node' running?" in p.stderr, (args, p.stderr)
+    for args in (["pause"], ["pause", "x"], ["get"], ["search"], ["share", "frob"],
+                 ["ls", "--bogus"], ["peers", "extra"], ["lab", "chord", "--nodes", "x"]):
+        p = run(*args)
+        assert p.returncode == 2 and "usage:" in p.stderr, (args, p.stderr)
     assert run("frobnicate").returncode == 2
     assert run("help", "frobnicate").returncode == 2
     assert run("node", "--upload-slots", "zero").returncode == 2
@@ -167,3 +185,53 @@ def test_config_file(net, tmp_path):
     conf.write_text("[node]\nupload_slots = -1\n")
     p = subprocess.run([WARREN, "node", "--config", str(conf)], capture_output=True, text=True, timeout=30)
     assert p.returncode == 2 and "upload_slots" in p.stderr and "line 2" in p.stderr
+
+
+def test_xdg_defaults_and_overlay_sections_from_the_config_file(tmp_path):
+    """No path given: the node reads $XDG_CONFIG_HOME/warren/warren.conf,
+    keeps its state under $XDG_DATA_HOME/warren and its socket under
+    $XDG_RUNTIME_DIR/warren; the file's [node] overlay list and the
+    overlays' own sections are honoured."""
+    from conftest import Ctl, free_port, next_ipv4
+    home = tmp_path / "home"
+    cfg, data, run = home / "config", home / "data", home / "run"
+    (cfg / "warren").mkdir(parents=True)
+    run.mkdir(mode=0o700)
+    ip = next_ipv4()
+    main, gport, ring = free_port(ip), free_port(ip), free_port(ip)
+    while len({main, gport, ring}) < 3:
+        gport, ring = free_port(ip), free_port(ip)
+    (cfg / "warren" / "warren.conf").write_text(
+        "[node]\nlisten = %s:%d\noverlay = gnutella, chord\n\n"
+        "[gnutella]\nlisten = %s:%d\nquer_ttl = 3\n\n"
+        "[chord]\nlisten = %s:%d\nsuccessors = 4\n" % (ip, main, ip, gport, ip, ring))
+    env = dict(os.environ, XDG_CONFIG_HOME=str(cfg), XDG_DATA_HOME=str(data),
+               XDG_RUNTIME_DIR=str(run), HOME=str(home))
+    env.pop("WARREN_SOCKET", None)
+    share = data / "warren" / "shared"
+    p = subprocess.Popen([WARREN, "node"], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    sock = run / "warren" / "node.sock"
+    try:
+        def up():
+            assert p.poll() is None, p.stderr.read()
+            return sock.exists()
+        wait_until(up, 20, "the default control socket")
+        c = Ctl(str(sock))
+        try:
+            st = c.call("status")["result"]
+        finally:
+            c.close()
+        assert st["share_dir"] == str(share) and share.is_dir()
+        ovs = {o["name"]: o for o in st["overlays"]}
+        assert sorted(ovs) == ["chord", "gnutella"]
+        assert ovs["gnutella"]["port"] == gport
+        assert ovs["chord"]["port"] == ring and ovs["chord"]["successor_list_max"] == 4
+        # The CLI finds the same socket by itself.
+        q = subprocess.run([WARREN, "status", "--json"], env=env, capture_output=True,
+                           text=True, timeout=30)
+        assert q.returncode == 0 and json.loads(q.stdout)["share_dir"] == str(share)
+        assert (data / "warren" / "node.db").exists()
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 0
