@@ -1,6 +1,7 @@
 /*
  * warren help [COMMAND]
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -62,24 +63,58 @@ cli_help(FILE *f, const struct cli_cmd *cmd)
 	fprintf(f, "\nEXIT STATUS\n    0 success, 1 failure, 2 usage error.\n");
 }
 
+static json_t *
+help_json(const struct cli_cmd *c)
+{
+	return json_pack("{s:s,s:s,s:s,s:s}", "name", c->name, "summary",
+	    c->summary, "usage", c->usage, "help", c->help);
+}
+
 int
 cmd_help(int argc, char **argv)
 {
-	const struct cli_cmd *cmd;
+	const struct cli_cmd *cmd = NULL;
+	const char *name = NULL;
+	int json = 0;
+	json_t *out;
+	char *t;
 
-	if (argc < 2) {
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			name = name ? name : "help";
+		else if (name == NULL && argv[i][0] != '-')
+			name = argv[i];
+		else
+			return cli_usage(cli_find("help"),
+			    "unexpected argument '%s'", argv[i]);
+	}
+	if (name != NULL && (cmd = cli_find(name)) == NULL) {
+		cli_err("no command '%s' (try 'warren help')", name);
+		return CLI_USAGE;
+	}
+	if (!json) {
+		if (cmd != NULL) {
+			cli_help(stdout, cmd);
+			return CLI_OK;
+		}
 		printf("usage: warren COMMAND [ARGS]\n\nCommands:\n");
 		for (cmd = cli_cmds; cmd->name != NULL; cmd++)
 			printf("  %-10s %s\n", cmd->name, cmd->summary);
 		return CLI_OK;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-		argv[1] = (char *)"help";
-	cmd = cli_find(argv[1]);
-	if (cmd == NULL) {
-		cli_err("no command '%s' (try 'warren help')", argv[1]);
-		return CLI_USAGE;
+	if (cmd != NULL)
+		out = help_json(cmd);
+	else {
+		out = json_array();
+		for (cmd = cli_cmds; cmd->name != NULL; cmd++)
+			json_array_append_new(out, help_json(cmd));
 	}
-	cli_help(stdout, cmd);
+	t = json_dumps(out, JSON_INDENT(2));
+	printf("%s\n", t);
+	free(t);
+	json_decref(out);
 	return CLI_OK;
 }

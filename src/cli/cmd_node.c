@@ -7,11 +7,13 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/log.h"
 #include "core/xmalloc.h"
 #include "node/config.h"
 #include "node/node.h"
 
 #define OPT_CONFIG 1
+#define OPT_JSON   2
 #define OPT_KEY0   1000
 
 /* Append the flag names of one key list of sec to keys (if not NULL). */
@@ -53,7 +55,7 @@ node_options(char **keys)
 
 	while (keys[n] != NULL)
 		n++;
-	o = xcalloc(n + 3, sizeof(*o));
+	o = xcalloc(n + 4, sizeof(*o));
 	for (i = 0; i < n; i++) {
 		char *flag = xstrdup(keys[i]);
 
@@ -66,6 +68,7 @@ node_options(char **keys)
 	}
 	o[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
 	o[i++] = (struct option){"help", no_argument, NULL, 'h'};
+	o[i++] = (struct option){"json", no_argument, NULL, OPT_JSON};
 	return o;
 }
 
@@ -99,6 +102,8 @@ cmd_node(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == OPT_CONFIG)
 			config = optarg;
+		else if (c == OPT_JSON)
+			log_set_json(1);
 		else if (c == 'h') {
 			cli_help(stdout, self);
 			goto out;
@@ -131,7 +136,7 @@ cmd_node(int argc, char **argv)
 	opterr = 1;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == OPT_CONFIG || c == 'h')
+		if (c == OPT_CONFIG || c == OPT_JSON || c == 'h')
 			continue;
 		if (c < OPT_KEY0) {
 			rc = cli_usage(self, NULL);

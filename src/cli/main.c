@@ -20,6 +20,9 @@ static const char node_help[] =
     "$XDG_CONFIG_HOME/warren/warren.conf if it exists), then from flags.\n"
     "Every setting is a flag of the same name with '-' for '_'.\n"
     "\n"
+    "  --json             log one JSON object per line on stderr instead of\n"
+    "                     text: {\"time\" (UTC), \"level\", \"msg\"}\n"
+    "\n"
     "Environment: WARREN_TEST_FAULTS (tests only; refused unless every\n"
     "listen address is loopback): corrupt_part=N, close_after=BYTES, stall.\n";
 
@@ -281,6 +284,9 @@ static const char directory_help[] =
     "Settings come from --config FILE ([directory] section) and flags,\n"
     "which win; every setting below is also a flag (--max-results 50).\n"
     "\n"
+    "  --json             log one JSON object per line on stderr instead of\n"
+    "                     text: {\"time\" (UTC), \"level\", \"msg\"}\n"
+    "\n"
     "Example:\n"
     "  warren directory --listen 127.0.0.1:3000 --data-dir /var/lib/dir\n";
 
@@ -298,6 +304,9 @@ static const char introducer_help[] =
     "\n"
     "Settings come from --config FILE ([introducer] section) and flags,\n"
     "which win; every setting below is also a flag (--check-after 300).\n"
+    "\n"
+    "  --json             log one JSON object per line on stderr instead of\n"
+    "                     text: {\"time\" (UTC), \"level\", \"msg\"}\n"
     "\n"
     "Example:\n"
     "  warren introducer --listen 127.0.0.1:7494 --data-dir /var/lib/intro\n";
@@ -332,7 +341,11 @@ static const char lab_help[] =
     "  warren lab chord --nodes 256 --base 127.0.50.1\n";
 
 static const char help_help[] =
-    "Without an argument, list the commands. With one, show its page.\n";
+    "Without an argument, list the commands. With one, show its page:\n"
+    "synopsis, description, options, settings and exit status.\n"
+    "\n"
+    "  --json             the same as JSON: an object {name, summary,\n"
+    "                     usage, help} for COMMAND, or a list of them\n";
 
 const struct cli_cmd cli_cmds[] = {
     {"node", cmd_node, "run a node (foreground)",
@@ -378,8 +391,8 @@ const struct cli_cmd cli_cmds[] = {
     {"cancel", cmd_cancel, "cancel a download", "warren cancel ID",
 	cancel_help},
     {"stop", cmd_stop, "stop the node", "warren stop", stop_help},
-    {"help", cmd_help, "show help for a command", "warren help [COMMAND]",
-	help_help},
+    {"help", cmd_help, "show help for a command",
+	"warren help [--json] [COMMAND]", help_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -8,9 +8,11 @@
 
 #include "cli.h"
 #include "core/conf.h"
+#include "core/log.h"
 #include "core/xmalloc.h"
 
 #define OPT_CONFIG 1
+#define OPT_JSON   2
 #define OPT_KEY0   1000
 
 static struct option *
@@ -21,7 +23,7 @@ server_options(const struct config_key *keys)
 
 	while (keys[n].name != NULL)
 		n++;
-	o = xcalloc(n + 3, sizeof(*o));
+	o = xcalloc(n + 4, sizeof(*o));
 	for (i = 0; i < n; i++) {
 		char *flag = xstrdup(keys[i].name);
 
@@ -33,6 +35,7 @@ server_options(const struct config_key *keys)
 	}
 	o[i++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
 	o[i++] = (struct option){"help", no_argument, NULL, 'h'};
+	o[i++] = (struct option){"json", no_argument, NULL, OPT_JSON};
 	return o;
 }
 
@@ -52,6 +55,8 @@ cli_server_main(const struct cli_server *s, int argc, char **argv)
 			cli_help(stdout, self);
 			goto out;
 		}
+		if (c == OPT_JSON)
+			log_set_json(1);
 		if (c == OPT_CONFIG &&
 		    s->load(s->cfg, optarg, err, sizeof(err)) != 0) {
 			rc = cli_usage(self, "%s", err);
@@ -61,7 +66,7 @@ cli_server_main(const struct cli_server *s, int argc, char **argv)
 	opterr = 1;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == OPT_CONFIG || c == 'h')
+		if (c == OPT_CONFIG || c == OPT_JSON || c == 'h')
 			continue;
 		if (c < OPT_KEY0) {
 			rc = cli_usage(self, NULL);

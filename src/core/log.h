@@ -16,6 +16,8 @@ enum log_level {
 void log_set_level(enum log_level level);
 /* Prefix every line with this tag (e.g. a node's address); copied. */
 void log_set_tag(const char *tag);
+/* 1: one JSON object per line (time, level, tag, msg) instead of text. */
+void log_set_json(int on);
 int log_parse_level(const char *s, enum log_level *out);
 
 void log_msg(enum log_level level, const char *fmt, ...)

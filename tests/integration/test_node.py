@@ -153,6 +153,10 @@ def test_cli_help_and_exit_codes(tmp_path):
                  ["pause", "1"], ["resume", "1"], ["cancel", "1"], ["stop"]):
         p = run(*args, "--json", "--socket", nosock)
         assert p.returncode == 1 and "is 'warren node' running?" in p.stderr, (args, p.stderr)
+    # help --json: one command, or all of them.
+    one = json.loads(run("help", "--json", "get").stdout)
+    assert one["name"] == "get" and "MD5" in one["help"]
+    assert [c["name"] for c in json.loads(run("help", "--json").stdout)] == cmds
     for args in (["pause"], ["pause", "x"], ["get"], ["search"], ["share", "frob"],
                  ["ls", "--bogus"], ["peers", "extra"], ["lab", "chord", "--nodes", "x"]):
         p = run(*args)
@@ -235,3 +239,21 @@ def test_xdg_defaults_and_overlay_sections_from_the_config_file(tmp_path):
     finally:
         p.send_signal(signal.SIGTERM)
         assert p.wait(30) == 0
+
+
+def test_daemon_logs_as_json_lines(tmp_path):
+    """--json on the daemons: every log line is one JSON object."""
+    from conftest import free_port, next_ipv4
+    ip = next_ipv4()
+    p = subprocess.Popen([WARREN, "introducer", "--json", "--listen", "%s:%d" % (ip, free_port(ip)),
+                          "--data-dir", str(tmp_path / "intro")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = p.stderr.readline()
+    p.send_signal(signal.SIGTERM)
+    rest = p.stderr.read()
+    assert p.wait(30) == 0
+    lines = [json.loads(l) for l in ([first] + rest.splitlines()) if l.strip()]
+    assert len(lines) >= 3, lines
+    assert all(set(l) >= {"time", "level", "msg"} for l in lines), lines
+    assert lines[0]["time"].endswith("Z") and lines[0]["level"] == "info"
+    assert any("introducer on" in l["msg"] for l in lines), lines
