@@ -712,7 +712,10 @@ def test_graceful_leave_hands_keys_to_the_successor(net, tmp_path):
         name = "Handover %s %s.bin" % tuple(words)
         path = os.path.join(str(tmp_path), name)
         md5 = make_file(path, 30000, seed=5)
-        shutil.copy(path, os.path.join(holder.share, name))
+        # UPLOAD of the original client: `warren share add` copies the file
+        # into the shared folder and the ring publishes it.
+        out = holder.cli("share", "add", path, check=0).stdout
+        assert md5 in out and name in out, out
         asker = next(n for n in nodes if n not in (holder, graceful, crashed))
         for w in words:
             wait_until(lambda: any(h["md5"] == md5 for h in search_hits(asker, w)),
