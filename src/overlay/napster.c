@@ -212,12 +212,47 @@ struct overlay_search {
 	overlay_done_cb done;
 	void *arg;
 	uv_timer_t *start; /* deferred: never call back from search() */
+	int after_login;   /* waits for the session (FIND carries it) */
 	struct overlay_search *next;
 };
 
 static void np_login(struct overlay *o);
 static void np_next(struct overlay *o);
 static void np_tick(uv_timer_t *t);
+static void np_find_start(uv_timer_t *t);
+static void np_search_free(struct overlay_search *s);
+
+/* Logged in: the searches that waited for it start. */
+static void
+np_searches_resume(struct overlay *o)
+{
+	for (struct overlay_search *s = o->searches; s != NULL; s = s->next)
+		if (s->after_login) {
+			s->after_login = 0;
+			uv_timer_start(s->start, np_find_start, 0, 0);
+		}
+}
+
+/* The login failed: so do the searches that waited for it. */
+static void
+np_searches_fail(struct overlay *o)
+{
+	struct overlay_search *s = o->searches, *next;
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "not logged in at the directory %s: %s",
+	    o->dir_label, o->last_error);
+	for (; s != NULL; s = next) {
+		overlay_done_cb done = s->done;
+		void *arg = s->arg;
+
+		next = s->next;
+		if (!s->after_login)
+			continue;
+		np_search_free(s);
+		done(arg, WARREN_ENOTFOUND, msg);
+	}
+}
 
 static struct rr_opts
 np_rr_opts(struct overlay *o, uint64_t timeout_ms)
@@ -343,6 +378,7 @@ np_wait(struct overlay *o, const char *what, int status)
 		    o->last_error);
 	o->state = NP_WAITING;
 	o->n.failures++;
+	np_searches_fail(o);
 	o->backoff_ms = o->backoff_ms ? o->backoff_ms * 2 : 1000;
 	if (o->backoff_ms > o->cfg.retry_max_ms)
 		o->backoff_ms = o->cfg.retry_max_ms;
@@ -485,6 +521,7 @@ np_login_done(void *arg, int status)
 		np_publish_all(o);
 	uv_timer_stop(o->timer);
 	uv_timer_start(o->timer, np_tick, o->cfg.check_ms, o->cfg.check_ms);
+	np_searches_resume(o);
 	np_next(o);
 }
 
@@ -715,11 +752,6 @@ np_search(struct overlay *o, const struct overlay_search_opts *opts,
 		    COURSE_TERM_LEN);
 		return WARREN_ETOOLONG;
 	}
-	if (o->state != NP_READY) {
-		snprintf(msg, msglen, "not logged in at the directory %s%s%s",
-		    o->dir_label, o->last_error[0] ? ": " : "", o->last_error);
-		return WARREN_ENOTFOUND;
-	}
 	s = xcalloc(1, sizeof(*s));
 	s->o = o;
 	afinhits_init(
@@ -730,7 +762,18 @@ np_search(struct overlay *o, const struct overlay_search_opts *opts,
 	s->next = o->searches;
 	o->searches = s;
 	s->start = np_timer_new(o, s);
-	uv_timer_start(s->start, np_find_start, 0, 0);
+	if (o->state == NP_READY)
+		uv_timer_start(s->start, np_find_start, 0, 0);
+	else {
+		/* Not logged in (the directory was down, or the first LOGI
+		 * runs): the search waits for the session, and a node
+		 * waiting out its backoff tries again now. */
+		s->after_login = 1;
+		if (o->state == NP_WAITING) {
+			uv_timer_stop(o->timer);
+			uv_timer_start(o->timer, np_tick, 0, 0);
+		}
+	}
 	*out = s;
 	return 0;
 }

@@ -105,3 +105,31 @@ def test_node_logs_out_on_clean_stop(net, tmp_path):
                    b"Unauthorized: unknown SessionID.", 10, "LOGO")
     finally:
         d.stop()
+
+
+def test_search_logs_in_again_at_once_after_the_directory_returns(net, tmp_path):
+    """A node waiting out a long backoff (the directory was down) does not
+    make the user wait: a search tries the login again at once and runs
+    when it succeeds; while the directory is down it fails with why."""
+    d = Directory(str(tmp_path), "--probe-interval", "3600").start()
+    try:
+        a = napster_node(net, "a", d)
+        b = napster_node(net, "b", d, "--napster-retry-max", "600")
+        md5 = make_file(os.path.join(a.share, "comeback.ogg"), 4000, seed=9)
+        wait_until(lambda: nstat(a)["files"] == 1, 20, "ADDF")
+        d.stop()
+        wait_until(lambda: nstat(b)["state"] == "waiting", 20, "b notices")
+        c = b.ctl()
+        try:
+            msgs = c.events("search", term="comeback")
+        finally:
+            c.close()
+        assert msgs[-1]["ok"] and msgs[-1]["result"]["hits"] == 0, msgs[-1]
+        err = msgs[-1]["result"]["overlays"][0]["error"]
+        assert "not logged in at the directory" in err and "refused" in err, err
+        d.start()
+        hits = search(b, "comeback")
+        assert [h["md5"] for h in hits] == [md5]
+        assert nstat(b)["state"] == "ready"
+    finally:
+        d.stop()
