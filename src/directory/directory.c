@@ -296,10 +296,34 @@ directory_config_release(struct directory_config *c)
 /* Starts with "Busy" so that clients classify it as busy (§2.7). */
 #define DIR_SAY_SEARCHES "Busy: too many searches, try again later."
 
+/*
+ * FIND runs on the thread pool, on read connections of its own (SQLite in
+ * WAL mode: readers see the last commit and never wait for the writer),
+ * so that a slow FIND (a broad term over a million names) delays neither
+ * LOGI/ADDF/DELF on the loop nor the other FINDs. At most DIR_READERS run
+ * at once, each on its own connection; the others wait in a FIFO.
+ */
+#define DIR_READERS 2
+
+struct dir_find_job {
+	uv_work_t work;
+	struct directory *d;
+	struct conn *c; /* handed over by the request server */
+	unsigned reader;
+	char term[COURSE_TERM_LEN];
+	size_t term_len;
+	uint8_t *buf; /* the AFIN */
+	size_t len;
+	struct dir_find_job *next;
+};
+
 struct directory {
 	uv_loop_t *loop;
 	struct directory_config *cfg;
 	struct index *ix;
+	struct index *readers[DIR_READERS];
+	int reader_busy[DIR_READERS];
+	struct dir_find_job *find_head, *find_tail; /* waiting for a reader */
 	struct request_server *rs;
 	struct sprobe *probe;
 	struct flood_rate *searches; /* FINDs per source address */
@@ -452,24 +476,20 @@ dir_entry_cmp(const void *x, const void *y)
 	return memcmp(a->md5, b->md5, COURSE_MD5_LEN);
 }
 
+/* The AFIN of a FIND, built on a pool thread with reader ix. */
 static void
-dir_find(struct directory *d, struct conn *c, const struct course_msg *m)
+dir_find_answer(struct directory *d, struct index *ix, struct course_str term,
+    uint8_t **out, size_t *outlen)
 {
 	struct dir_found f;
 	uint8_t *buf;
 	size_t len = 0, cap, i, n;
 
-	if (!flood_rate_allow(
-		d->searches, (struct sockaddr *)&c->peer, uv_now(d->loop))) {
-		dir_say(c, DIR_SAY_SEARCHES);
-		return;
-	}
 	memset(&f, 0, sizeof(f));
 	f.max = d->cfg->max_results;
-	index_find(
-	    d->ix, m->term, f.max, COURSE_COPIES_MAX, dir_found_course, &f);
+	index_find(ix, term, f.max, COURSE_COPIES_MAX, dir_found_course, &f);
 	if (d->b2b != NULL)
-		(void)accounts_find(b2b_server_accounts(d->b2b), m->term,
+		(void)accounts_find(b2b_server_accounts(d->b2b), term,
 		    b2b_now_ms(), dir_found_b2b, &f);
 	if (f.n > 0)
 		qsort(f.v, f.n, sizeof(*f.v), dir_entry_cmp);
@@ -505,11 +525,78 @@ dir_find(struct directory *d, struct conn *c, const struct course_msg *m)
 			len += (size_t)course_encode_afin_copy(
 			    &e->copies[j], buf + len, cap - len);
 	}
-	conn_write_close(c, buf, len);
-	free(buf);
 	for (i = 0; i < f.n; i++)
 		free(f.v[i].copies);
 	free(f.v);
+	*out = buf;
+	*outlen = len;
+}
+
+static void dir_find_next(struct directory *d);
+
+static void
+dir_find_work(uv_work_t *w)
+{
+	struct dir_find_job *j = w->data;
+	struct course_str term = {j->term, j->term_len};
+
+	dir_find_answer(j->d, j->d->readers[j->reader], term, &j->buf, &j->len);
+}
+
+static void
+dir_find_done(uv_work_t *w, int status)
+{
+	struct dir_find_job *j = w->data;
+	struct directory *d = j->d;
+
+	(void)status; /* never cancelled */
+	d->reader_busy[j->reader] = 0;
+	conn_write_close(j->c, j->buf, j->len);
+	free(j->buf);
+	free(j);
+	dir_find_next(d);
+}
+
+/* Start waiting FINDs on the free readers. */
+static void
+dir_find_next(struct directory *d)
+{
+	for (unsigned i = 0; i < DIR_READERS && d->find_head != NULL; i++) {
+		struct dir_find_job *j = d->find_head;
+
+		if (d->reader_busy[i])
+			continue;
+		if ((d->find_head = j->next) == NULL)
+			d->find_tail = NULL;
+		d->reader_busy[i] = 1;
+		j->reader = i;
+		j->work.data = j;
+		uv_queue_work(d->loop, &j->work, dir_find_work, dir_find_done);
+	}
+}
+
+static void
+dir_find(struct directory *d, struct conn *c, const struct course_msg *m)
+{
+	struct dir_find_job *j;
+
+	if (!flood_rate_allow(
+		d->searches, (struct sockaddr *)&c->peer, uv_now(d->loop))) {
+		dir_say(c, DIR_SAY_SEARCHES);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->d = d;
+	j->c = c;
+	j->term_len = m->term.len < sizeof(j->term) ? m->term.len
+						    : sizeof(j->term);
+	memcpy(j->term, m->term.ptr, j->term_len);
+	if (d->find_tail != NULL)
+		d->find_tail->next = j;
+	else
+		d->find_head = j;
+	d->find_tail = j;
+	dir_find_next(d);
 }
 
 static void
@@ -677,6 +764,13 @@ dir_start(struct directory *d)
 		free(path);
 		return -1;
 	}
+	for (unsigned i = 0; i < DIR_READERS; i++) {
+		if (index_open(path, 0, &lim, &d->readers[i]) != 0) {
+			log_error("cannot open %s for reading", path);
+			free(path);
+			return -1;
+		}
+	}
 	log_info("directory database %s", path);
 	free(path);
 	d->searches = flood_rate_new(
@@ -729,9 +823,10 @@ directory_run(struct directory_config *cfg)
 
 	memset(&d, 0, sizeof(d));
 	log_set_level(cfg->log_level);
-	/* Password hashes take B2B_VERIFY_MAX pool threads at most; two more
-	 * keep KEEP_ALIVEs and the sweeper from waiting behind them. */
-	setenv("UV_THREADPOOL_SIZE", "6", 0);
+	/* Password hashes take B2B_VERIFY_MAX pool threads at most, FINDs
+	 * DIR_READERS; two more keep KEEP_ALIVEs and the sweeper from
+	 * waiting behind them. */
+	setenv("UV_THREADPOOL_SIZE", "8", 0);
 	uv_loop_init(&loop);
 	d.loop = &loop;
 	d.cfg = cfg;
@@ -748,6 +843,8 @@ directory_run(struct directory_config *cfg)
 	uv_loop_close(&loop);
 	flood_rate_free(d.searches);
 	b2b_server_free(d.b2b);
+	for (unsigned i = 0; i < DIR_READERS; i++)
+		index_close(d.readers[i]);
 	if (d.ix != NULL)
 		index_close(d.ix);
 	if (rc == 0)
