@@ -8,7 +8,9 @@
  * password or change state run on the libuv thread pool over a durable
  * handle, at most B2B_VERIFY_MAX password hashes at once and one request
  * per username at a time, so a REGISTER of a name is decided against the
- * registrations committed before it.
+ * registrations committed before it. A client may shut down its sending
+ * side after its last request (half-close): what it sent is answered,
+ * then the connection closes.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -815,6 +817,14 @@ bs_next(struct bs_conn *bc)
 	if (bc->state != BS_IDLE && bc->state != BS_FRAME)
 		return;
 	n = b2b_frame_next(c->rbuf, c->rlen, &type, &payload);
+	if (n == 0 && c->eof) {
+		/* Every whole frame is answered; a partial one never ends. */
+		if (c->rlen > 0)
+			log_debug("b2b %s: EOF inside a frame (%zu bytes)",
+			    bc->label, c->rlen);
+		conn_close(c, UV_EOF);
+		return;
+	}
 	if (n == 0) {
 		if (c->rlen == 0) {
 			bs_set_state(bc, BS_IDLE);
@@ -831,6 +841,14 @@ bs_next(struct bs_conn *bc)
 
 static void
 bs_on_read(struct conn *c)
+{
+	bs_next(c->owner);
+}
+
+/* The client half-closed: answer the frames in hand, then close. Reading
+ * runs only between frames, so nothing is in hand unless buffered. */
+static void
+bs_on_eof(struct conn *c)
 {
 	bs_next(c->owner);
 }
@@ -984,6 +1002,7 @@ bs_accept(void *arg, struct conn *c)
 	bc->timer.data = bc;
 	LIST_INSERT_HEAD(&srv->conns, bc, entry);
 	bc->state = BS_IDLE;
+	conn_allow_half_close(c, bs_on_eof);
 	if (conn_start(c, bs_on_read, bs_on_close, bc, 0) != 0) {
 		conn_close(c, 0); /* bs_on_close cleans up */
 		return;

@@ -91,6 +91,18 @@ conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	buf->len = c->rcap - used;
 }
 
+/* The peer half-closed: libuv has stopped reading (the handle is no longer
+ * readable); the owner finishes and closes. */
+static void
+conn_half_closed(struct conn *c)
+{
+	if (c->reading)
+		uv_read_stop((uv_stream_t *)&c->tcp);
+	c->reading = 0;
+	if (c->on_eof != NULL)
+		c->on_eof(c);
+}
+
 static void
 conn_read_cb_(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
@@ -103,9 +115,14 @@ conn_read_cb_(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c, WARREN_ELENGTH);
 		return;
 	}
+	if (nread == UV_EOF) {
+		c->eof = 1;
+		if (c->half_close) {
+			conn_half_closed(c);
+			return;
+		}
+	}
 	if (nread < 0) {
-		if (nread == UV_EOF)
-			c->eof = 1;
 		conn_close(c, (int)nread);
 		return;
 	}
@@ -164,6 +181,13 @@ conn_set_timeout(struct conn *c, uint64_t timeout_ms)
 }
 
 void
+conn_allow_half_close(struct conn *c, conn_eof_cb on_eof)
+{
+	c->half_close = 1;
+	c->on_eof = on_eof;
+}
+
+void
 conn_consume(struct conn *c, size_t n)
 {
 	if (n >= c->rlen) {
@@ -193,10 +217,12 @@ conn_resume(struct conn *c)
 	if (c->closing || !c->paused)
 		return;
 	c->paused = 0;
+	conn_touch(c);
+	if (c->eof)
+		return; /* nothing more will come */
 	if (uv_read_start(
 		(uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb_) == 0)
 		c->reading = 1;
-	conn_touch(c);
 }
 
 static void
@@ -289,6 +315,13 @@ conn_shutdown_done(uv_shutdown_t *req, int status)
 	if (c->closing)
 		return;
 	if (status != 0) {
+		conn_close(c, 0);
+		return;
+	}
+	if (c->eof) {
+		/* Both sides are shut and everything was read: no reset can
+		 * destroy the reply, nothing is left to drain. */
+		c->lingering = 1;
 		conn_close(c, 0);
 		return;
 	}

@@ -29,6 +29,14 @@ typedef void (*conn_read_cb)(struct conn *c);
 typedef void (*conn_close_cb)(struct conn *c, int err);
 /* A write finished (status 0) or failed; the buffer may be reused. */
 typedef void (*conn_write_cb)(struct conn *c, void *arg, int status);
+/*
+ * The peer shut down its sending side (TCP half-close) on a conn that
+ * allows it (conn_allow_half_close): reading has stopped for good, c->eof
+ * is set and the bytes not yet consumed are still in c->rbuf. The owner
+ * answers what it already holds, as usual, and closes once it has nothing
+ * left to send (conn_finish, conn_write_close or conn_close).
+ */
+typedef void (*conn_eof_cb)(struct conn *c);
 
 struct conn {
 	uv_tcp_t tcp;     /* embedded; tcp.data == this */
@@ -40,6 +48,7 @@ struct conn {
 	int reading;           /* uv_read_start active */
 	int paused;            /* reading paused by the owner */
 	int eof;               /* peer shut down its side */
+	int half_close;        /* the peer's EOF does not close (on_eof) */
 	int lingering;         /* reply sent, draining until the peer closes */
 	uint64_t timeout_ms;   /* idle deadline; 0 = none */
 
@@ -57,7 +66,8 @@ struct conn {
 
 	conn_read_cb on_read;
 	conn_close_cb on_close;
-	void *owner; /* for the callbacks */
+	conn_eof_cb on_eof; /* with half_close; may be NULL */
+	void *owner;        /* for the callbacks */
 	/* Called just before the conn is freed (the listener's count). */
 	void (*on_free)(void *arg);
 	void *free_arg;
@@ -73,10 +83,20 @@ int conn_start(struct conn *c, conn_read_cb on_read, conn_close_cb on_close,
 /* Change the idle deadline (restarts it). */
 void conn_set_timeout(struct conn *c, uint64_t timeout_ms);
 
+/*
+ * Let the peer half-close: its EOF then stops reading, sets c->eof and
+ * calls on_eof (if not NULL) instead of closing the conn, so that answers
+ * to requests already received still go out. The owner must close the conn
+ * itself once it has answered; the idle deadline keeps running meanwhile.
+ * Without this call, the peer's EOF closes the conn with UV_EOF.
+ */
+void conn_allow_half_close(struct conn *c, conn_eof_cb on_eof);
+
 /* Drop n bytes from the front of the read buffer. */
 void conn_consume(struct conn *c, size_t n);
 
-/* Stop / restart reading (backpressure). */
+/* Stop / restart reading (backpressure). After a half-close, resuming
+ * only clears the pause: nothing more can be read. */
 void conn_pause(struct conn *c);
 void conn_resume(struct conn *c);
 
@@ -98,7 +118,8 @@ int conn_write_close(struct conn *c, const void *buf, size_t len);
 /*
  * Close gracefully once the queued writes are out: shut down our side, then
  * discard what the peer still sends until it closes or 2 s pass (so a
- * reply is never destroyed by a reset). on_close then reports 0.
+ * reply is never destroyed by a reset; at once if the peer has already
+ * half-closed). on_close then reports 0.
  */
 void conn_finish(struct conn *c);
 

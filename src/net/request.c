@@ -111,6 +111,10 @@ request_read(struct conn *c)
 	c->on_close = NULL;
 	c->owner = NULL;
 	conn_set_timeout(c, 0);
+	/* One request per connection (§2.1): the client may shut down its
+	 * side now (shutdown(SHUT_WR), nc -N) and still reads the answer. A
+	 * handler that reads on sees c->eof instead of a close. */
+	conn_allow_half_close(c, NULL);
 	/* m's views point into rbuf; the handler consumes when done. */
 	h->cb(h->arg, c, &m);
 }

@@ -19,7 +19,10 @@ struct request_server;
 /*
  * A valid request arrived on c. The handler owns c from now on: it sets
  * c->on_read / c->on_close / c->owner as it needs (reading is paused) and
- * eventually closes it. m and its views are valid only during the call.
+ * eventually closes it. c allows a half-close: if the handler reads on,
+ * the client's EOF sets c->eof (and calls c->on_eof, NULL unless the
+ * handler sets it) instead of closing, so the answer still goes out. m and
+ * its views are valid only during the call.
  */
 typedef void (*request_cb)(
     void *arg, struct conn *c, const struct course_msg *m);

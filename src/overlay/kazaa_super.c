@@ -479,7 +479,8 @@ kzs_on_find(struct kz_super *sn, struct conn *c, const struct course_msg *m)
 		return;
 	}
 	kzs_find_local(f, m->term);
-	/* Hold the connection for the window; a close cancels the FIND. */
+	/* Hold the connection for the window; a reset cancels the FIND. A
+	 * client that only shut down its side (EOF, c->eof) waits for AFIN. */
 	c->on_read = kzs_find_read;
 	c->on_close = kzs_find_conn_closed;
 	c->owner = f;

@@ -10,7 +10,10 @@
  * byte is written (or it fails). A RETR/RETP that finds every slot taken
  * waits in a FIFO queue, still reading its connection so that a peer who
  * leaves is forgotten at once; one timer answers Busy to the oldest waiter
- * when its time is up.
+ * when its time is up. A peer's EOF does not stop a running upload: a
+ * client that shuts down its sending side after the request (half-close)
+ * still reads the reply; a peer that is really gone fails the next write.
+ * A waiter's EOF gets Busy at once (it may be gone: it keeps no place).
  *
  * Rate: every write is accounted in the uploader's token bucket once it is
  * done; while the bucket is in debt the upload waits on its own timer
@@ -632,11 +635,27 @@ upload_send_hash(
 }
 
 /* Peers send nothing after their request; reading lets us notice them
- * leaving (EOF) even while we have nothing to write. */
+ * leaving (a reset, or EOF in the queue) even while we have nothing to
+ * write. */
 static void
 upload_discard(struct conn *c)
 {
 	conn_consume(c, c->rlen);
+}
+
+/*
+ * The peer shut down its side. A client that half-closed after its request
+ * still reads the reply, so the upload goes on (a peer really gone fails
+ * the next write). A failed upload with nothing left to write has no reply
+ * to finish: it ends now.
+ */
+static void
+upload_eof(struct conn *c)
+{
+	struct upload *up = c->owner;
+
+	if (up->failed && c->wpending == 0)
+		conn_close(c, UV_EOF);
 }
 
 static void
@@ -689,6 +708,7 @@ upload_start(struct uploader *u, struct conn *c, const struct library_file *f,
 	c->owner = up;
 	c->on_close = upload_conn_closed;
 	c->on_read = upload_discard;
+	c->on_eof = upload_eof;
 	conn_resume(c);
 	if (err != 0) {
 		up->failed = 1;
@@ -740,6 +760,7 @@ upload_wait_remove(struct upload_wait *w)
 	u->stats.queued--;
 	w->c->owner = NULL;
 	w->c->on_close = NULL;
+	w->c->on_eof = NULL;
 	free(w);
 }
 
@@ -789,6 +810,26 @@ upload_wait_closed(struct conn *c, int err)
 	upload_queue_arm(u);
 }
 
+/*
+ * A queued peer shut down its side. It may have left, or half-closed and
+ * still wait for the reply: nothing tells the two apart, and a place in
+ * the queue is not held for a peer that may be gone. It leaves the queue
+ * at once with the Busy sentence, which a waiting client can act on (not
+ * counted as busy: no request was refused for want of room).
+ */
+static void
+upload_wait_eof(struct conn *c)
+{
+	struct upload_wait *w = c->owner;
+	struct uploader *u = w->u;
+
+	log_debug("queued %s request: the peer shut down its side: Busy",
+	    course_kind_name(w->kind));
+	upload_wait_remove(w);
+	upload_queue_arm(u);
+	upload_refuse(c, COURSE_SAY_BUSY);
+}
+
 static void
 upload_enqueue(struct uploader *u, struct conn *c, const struct course_msg *m)
 {
@@ -810,7 +851,8 @@ upload_enqueue(struct uploader *u, struct conn *c, const struct course_msg *m)
 	u->stats.queued_total++;
 	c->owner = w;
 	c->on_close = upload_wait_closed;
-	c->on_read = upload_discard; /* to notice EOF */
+	c->on_read = upload_discard;
+	c->on_eof = upload_wait_eof;
 	conn_resume(c);
 	if (u->qhead == w)
 		upload_queue_arm(u);
