@@ -752,6 +752,9 @@ dir_start(struct directory *d)
 	char *path, a[ADDR_STRLEN];
 	int err;
 
+	/* First: a Ctrl-C or SIGTERM during start-up stops cleanly. */
+	uv_signal_start(&d->sigint, dir_signal, SIGINT);
+	uv_signal_start(&d->sigterm, dir_signal, SIGTERM);
 	if ((err = path_mkdirs(d->cfg->data_dir, 0755, 0700)) != 0) {
 		log_error(
 		    "cannot create %s: %s", d->cfg->data_dir, strerror(-err));
@@ -801,8 +804,6 @@ dir_start(struct directory *d)
 	dial.timeout_ms = d->cfg->connect_timeout_ms;
 	d->probe = sprobe_new(d->loop, d->ix, &dial, d->cfg->probe_ms,
 	    d->cfg->probe_fails, dir_dropped, d);
-	uv_signal_start(&d->sigint, dir_signal, SIGINT);
-	uv_signal_start(&d->sigterm, dir_signal, SIGTERM);
 	return 0;
 }
 

@@ -817,6 +817,9 @@ intro_start(struct introducer *in)
 	int64_t rows;
 	int err;
 
+	/* First: a Ctrl-C or SIGTERM during start-up stops cleanly. */
+	uv_signal_start(&in->sigint, intro_signal, SIGINT);
+	uv_signal_start(&in->sigterm, intro_signal, SIGTERM);
 	if ((err = path_mkdirs(cfg->data_dir, 0755, 0700)) != 0) {
 		log_error("cannot create %s: %s (pick another with --data-dir)",
 		    cfg->data_dir, strerror(-err));
@@ -853,8 +856,6 @@ intro_start(struct introducer *in)
 	}
 	uv_timer_start(&in->round, intro_round, cfg->check_interval_ms,
 	    cfg->check_interval_ms);
-	uv_signal_start(&in->sigint, intro_signal, SIGINT);
-	uv_signal_start(&in->sigterm, intro_signal, SIGTERM);
 	return 0;
 }
 

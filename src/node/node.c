@@ -424,6 +424,9 @@ node_start(struct node *n)
 	char *dbpath, *sockdir, *slash;
 	int err;
 
+	/* First: a Ctrl-C or SIGTERM during start-up stops cleanly. */
+	uv_signal_start(&n->sigint, node_signal, SIGINT);
+	uv_signal_start(&n->sigterm, node_signal, SIGTERM);
 	if ((err = path_mkdirs(n->cfg->data_dir, 0755, 0700)) != 0 ||
 	    (err = path_mkdirs(n->cfg->share_dir, 0755, 0755)) != 0 ||
 	    (err = path_mkdirs(n->cfg->download_dir, 0755, 0755)) != 0) {
@@ -506,8 +509,6 @@ node_start(struct node *n)
 	if (downloader_restore(n->dl) > 0)
 		log_info("resumed unfinished downloads");
 
-	uv_signal_start(&n->sigint, node_signal, SIGINT);
-	uv_signal_start(&n->sigterm, node_signal, SIGTERM);
 	log_info("sharing %s; downloads to %s; control socket %s",
 	    n->cfg->share_dir, n->cfg->download_dir, n->cfg->socket_path);
 	return 0;

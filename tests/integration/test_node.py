@@ -248,11 +248,15 @@ def test_daemon_logs_as_json_lines(tmp_path):
     p = subprocess.Popen([WARREN, "introducer", "--json", "--listen", "%s:%d" % (ip, free_port(ip)),
                           "--data-dir", str(tmp_path / "intro")],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    first = p.stderr.readline()
+    head = []
+    for line in p.stderr:  # up to the line that says it listens
+        head.append(line)
+        if "introducer on" in line:
+            break
     p.send_signal(signal.SIGTERM)
     rest = p.stderr.read()
-    assert p.wait(30) == 0
-    lines = [json.loads(l) for l in ([first] + rest.splitlines()) if l.strip()]
+    assert p.wait(30) == 0, head + [rest]
+    lines = [json.loads(l) for l in (head + rest.splitlines()) if l.strip()]
     assert len(lines) >= 3, lines
     assert all(set(l) >= {"time", "level", "msg"} for l in lines), lines
     assert lines[0]["time"].endswith("Z") and lines[0]["level"] == "info"
