@@ -358,35 +358,44 @@ def split_addr(addr):
     return host.strip("[]"), int(port)
 
 
-def oneshot(addr, msg, src_ip=None, timeout=5.0):
-    """Course.md's O model: connect (from src_ip), one write, close."""
+def connect(addr, src_ip=None, timeout=10.0):
+    """A TCP connection to "host:port" ("[v6]:port"), from src_ip."""
     host, port = split_addr(addr)
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    try:
         s.settimeout(timeout)
         if src_ip is not None:
             s.bind((src_ip, 0))
         s.connect((host, port))
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def recv_all(s, limit=1 << 30):
+    """Read s until the peer closes (or limit bytes)."""
+    out = bytearray()
+    while len(out) < limit:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        out += b
+    return bytes(out)
+
+
+def oneshot(addr, msg, src_ip=None, timeout=5.0):
+    """Course.md's O model: connect (from src_ip), one write, close."""
+    with connect(addr, src_ip, timeout) as s:
         s.sendall(msg)
 
 
 def request(addr, msg, src_ip=None, timeout=10.0, limit=1 << 24):
     """An R exchange: connect, one write, read the reply until EOF."""
-    host, port = split_addr(addr)
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        if src_ip is not None:
-            s.bind((src_ip, 0))
-        s.connect((host, port))
+    with connect(addr, src_ip, timeout) as s:
         s.sendall(msg)
-        out = b""
-        while len(out) < limit:
-            b = s.recv(65536)
-            if not b:
-                break
-            out += b
-        return out
+        return recv_all(s, limit)
 
 
 class Collector:

@@ -15,7 +15,7 @@ import struct
 
 import pytest
 
-from conftest import ipp2p, make_file, next_ipv4, oneshot, split_addr, wait_until
+from conftest import connect, ipp2p, make_file, next_ipv4, oneshot, recv_all, wait_until
 from test_directory import Directory, login as course_login
 from test_directory_b2b import (FAST, KEEP_ALIVE, LOGIN, REGISTER, SEARCH_FILE,
                                 SHOW_PEERS, frame, start)
@@ -31,24 +31,13 @@ def half_close(addr, data, src=None, one_segment=False, timeout=15.0):
     until the server closes. With one_segment the FIN rides in the data's
     own segment (TCP_CORK holds the data until shutdown tacks the FIN on).
     Returns every byte received; a reset is an error."""
-    host, port = split_addr(addr)
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        if src is not None:
-            s.bind((src, 0))
-        s.connect((host, port))
+    with connect(addr, src, timeout) as s:
         if one_segment:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
         if data:
             s.sendall(data)
         s.shutdown(socket.SHUT_WR)
-        out = bytearray()
-        while True:
-            b = s.recv(1 << 20)
-            if not b:
-                return bytes(out)
-            out += b
+        return recv_all(s)
 
 
 def b2b_frames(raw):

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import time
 
-from conftest import WARREN, make_file, wait_until
+from conftest import WARREN, make_file, recv_all, wait_until
 
 MiB = 1024 * 1024
 BUSY = b"Busy: too many transfers, try again later."
@@ -21,13 +21,7 @@ def connect(node, timeout=30):
     return s
 
 
-def read_all(s):
-    out = bytearray()
-    while True:
-        b = s.recv(1 << 20)
-        if not b:
-            return bytes(out)
-        out += b
+read_all = recv_all
 
 
 def aret_body(data):
