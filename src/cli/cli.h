@@ -51,12 +51,12 @@ struct cli_server {
 	void *cfg;
 	int (*set)(void *cfg, const char *key, const char *value, char *err,
 	    size_t errlen);
-	int (*load)(void *cfg, const char *path, char *err, size_t errlen);
 	int (*finish)(void *cfg, char *err, size_t errlen);
 	int (*run)(void *cfg);
 };
 
-/* Parse --config, --help and the settings' flags, then run. Exit code. */
+/* Parse --config FILE (its [name] section, other sections ignored),
+ * --help, --json and the settings' flags, then run. Exit code. */
 int cli_server_main(const struct cli_server *s, int argc, char **argv);
 
 /* Connect, send {"op": op}, print the JSON reply with --json, and return

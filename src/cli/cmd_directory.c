@@ -13,12 +13,6 @@ directory_set(
 }
 
 static int
-directory_load(void *cfg, const char *path, char *err, size_t errlen)
-{
-	return directory_config_load(cfg, path, err, errlen);
-}
-
-static int
 directory_finish(void *cfg, char *err, size_t errlen)
 {
 	return directory_config_finish(cfg, err, errlen);
@@ -35,7 +29,7 @@ cmd_directory(int argc, char **argv)
 {
 	struct directory_config cfg;
 	struct cli_server s = {"directory", directory_config_keys, &cfg,
-	    directory_set, directory_load, directory_finish, directory_run_cfg};
+	    directory_set, directory_finish, directory_run_cfg};
 	int rc;
 
 	directory_config_defaults(&cfg);

@@ -13,12 +13,6 @@ introducer_set(
 }
 
 static int
-introducer_load(void *cfg, const char *path, char *err, size_t errlen)
-{
-	return introducer_config_load(cfg, path, err, errlen);
-}
-
-static int
 introducer_finish(void *cfg, char *err, size_t errlen)
 {
 	return introducer_config_finish(cfg, err, errlen);
@@ -35,8 +29,7 @@ cmd_introducer(int argc, char **argv)
 {
 	struct introducer_config cfg;
 	struct cli_server s = {"introducer", introducer_config_keys, &cfg,
-	    introducer_set, introducer_load, introducer_finish,
-	    introducer_run_cfg};
+	    introducer_set, introducer_finish, introducer_run_cfg};
 	int rc;
 
 	introducer_config_defaults(&cfg);

@@ -2,7 +2,10 @@
  * The command line of warren's servers (directory, introducer): their
  * settings as flags, an INI file with --config, --help; then run.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <ini.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +17,44 @@
 #define OPT_CONFIG 1
 #define OPT_JSON   2
 #define OPT_KEY0   1000
+
+struct server_ini {
+	const struct cli_server *s;
+	char msg[256];
+};
+
+static int
+server_ini_handler(
+    void *user, const char *section, const char *name, const char *value)
+{
+	struct server_ini *ctx = user;
+
+	if (strcmp(section, ctx->s->name) != 0)
+		return 1; /* other programs' sections may share the file */
+	return ctx->s->set(
+		   ctx->s->cfg, name, value, ctx->msg, sizeof(ctx->msg)) == 0;
+}
+
+/* The server's [name] section of the INI file at path. */
+static int
+server_load(
+    const struct cli_server *s, const char *path, char *err, size_t errlen)
+{
+	struct server_ini ctx = {s, ""};
+	int rc = ini_parse(path, server_ini_handler, &ctx);
+
+	if (rc == -1) {
+		snprintf(err, errlen, "cannot read config file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s line %d: %s", path, rc,
+		    ctx.msg[0] ? ctx.msg : "syntax error");
+		return -1;
+	}
+	return 0;
+}
 
 static struct option *
 server_options(const struct config_key *keys)
@@ -58,7 +99,7 @@ cli_server_main(const struct cli_server *s, int argc, char **argv)
 		if (c == OPT_JSON)
 			log_set_json(1);
 		if (c == OPT_CONFIG &&
-		    s->load(s->cfg, optarg, err, sizeof(err)) != 0) {
+		    server_load(s, optarg, err, sizeof(err)) != 0) {
 			rc = cli_usage(self, "%s", err);
 			goto out;
 		}

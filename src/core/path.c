@@ -2,9 +2,11 @@
  * File-system helpers.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "path.h"
 #include "xmalloc.h"
@@ -45,4 +47,20 @@ path_candidate(
 	stem = (size_t)(dot - name);
 	return xasprintf(
 	    "%s/%.*s (%u)%s%s", dir, (int)stem, name, i, dot, suffix);
+}
+
+int
+path_absolute(char **path)
+{
+	char cwd[PATH_MAX];
+	char *p;
+
+	if ((*path)[0] == '/')
+		return 0;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -errno;
+	p = xasprintf("%s/%s", cwd, *path);
+	free(*path);
+	*path = p;
+	return 0;
 }

@@ -24,4 +24,11 @@ int path_mkdirs(const char *path, mode_t parent_mode, mode_t mode);
 char *path_candidate(
     const char *dir, const char *name, unsigned i, const char *suffix);
 
+/*
+ * Make *path absolute against the working directory (a relative setting
+ * must not change meaning if the process changes directory). *path is
+ * replaced by a new string. 0, or -errno.
+ */
+int path_absolute(char **path);
+
 #endif

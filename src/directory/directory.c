@@ -7,15 +7,11 @@
  * found by the liveness probes and dropped with their files. A FIND also
  * finds the files of online beer2beer registrations that gave an md5.
  */
-#include <errno.h>
-#include <ini.h>
-#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "b2b.h"
 #include "core/addr.h"
@@ -219,66 +215,13 @@ directory_config_set(struct directory_config *c, const char *key,
 	return rc == 0 ? 0 : -1;
 }
 
-struct dir_ini {
-	struct directory_config *c;
-	char msg[256];
-	int failed;
-};
-
-static int
-dir_ini_handler(
-    void *user, const char *section, const char *name, const char *value)
-{
-	struct dir_ini *ctx = user;
-
-	if (strcmp(section, "directory") != 0)
-		return 1; /* the node's sections may share the file */
-	if (directory_config_set(
-		ctx->c, name, value, ctx->msg, sizeof(ctx->msg)) != 0) {
-		ctx->failed = 1;
-		return 0;
-	}
-	return 1;
-}
-
-int
-directory_config_load(
-    struct directory_config *c, const char *path, char *err, size_t errlen)
-{
-	struct dir_ini ctx = {c, "", 0};
-	int rc = ini_parse(path, dir_ini_handler, &ctx);
-
-	if (rc == -1) {
-		snprintf(err, errlen, "cannot read config file %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	if (rc != 0) {
-		snprintf(err, errlen, "%s line %d: %s", path, rc,
-		    ctx.msg[0] ? ctx.msg : "syntax error");
-		return -1;
-	}
-	free(c->config_path);
-	c->config_path = xstrdup(path);
-	return 0;
-}
-
 int
 directory_config_finish(struct directory_config *c, char *err, size_t errlen)
 {
-	char cwd[PATH_MAX];
-
-	if (c->data_dir[0] != '/') {
-		char *p;
-
-		if (getcwd(cwd, sizeof(cwd)) == NULL) {
-			snprintf(err, errlen, "data_dir: cannot resolve %s",
-			    c->data_dir);
-			return -1;
-		}
-		p = xasprintf("%s/%s", cwd, c->data_dir);
-		free(c->data_dir);
-		c->data_dir = p;
+	if (path_absolute(&c->data_dir) != 0) {
+		snprintf(
+		    err, errlen, "data_dir: cannot resolve %s", c->data_dir);
+		return -1;
 	}
 	return 0;
 }
@@ -286,7 +229,6 @@ directory_config_finish(struct directory_config *c, char *err, size_t errlen)
 void
 directory_config_release(struct directory_config *c)
 {
-	free(c->config_path);
 	free(c->data_dir);
 	memset(c, 0, sizeof(*c));
 }

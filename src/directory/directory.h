@@ -19,7 +19,6 @@
 #define DIRECTORY_MAX_LISTEN 8
 
 struct directory_config {
-	char *config_path;
 	char *data_dir; /* directory.db lives here */
 	struct sockaddr_storage listen[DIRECTORY_MAX_LISTEN]; /* course */
 	unsigned nlisten;
@@ -58,8 +57,6 @@ void directory_config_defaults(struct directory_config *c);
 /* A key of [directory] or its flag: 0, or -1 with err. */
 int directory_config_set(struct directory_config *c, const char *key,
     const char *value, char *err, size_t errlen);
-int directory_config_load(
-    struct directory_config *c, const char *path, char *err, size_t errlen);
 /* Absolute paths, defaults; 0 or -1 with err. */
 int
 directory_config_finish(struct directory_config *c, char *err, size_t errlen);

@@ -6,16 +6,12 @@
  * background round checks the rows that have gone silent by connecting
  * to them, and removes the ones that stop accepting connections.
  */
-#include <errno.h>
-#include <ini.h>
-#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <uv.h>
 
@@ -144,73 +140,20 @@ introducer_config_set(struct introducer_config *c, const char *key,
 	return rc == 0 ? 0 : -1;
 }
 
-struct intro_ini {
-	struct introducer_config *c;
-	char msg[256];
-	int failed;
-};
-
-static int
-intro_ini_handler(
-    void *user, const char *section, const char *name, const char *value)
-{
-	struct intro_ini *ctx = user;
-
-	if (strcmp(section, "introducer") != 0)
-		return 1; /* other sections may share the file */
-	if (introducer_config_set(
-		ctx->c, name, value, ctx->msg, sizeof(ctx->msg)) != 0) {
-		ctx->failed = 1;
-		return 0;
-	}
-	return 1;
-}
-
-int
-introducer_config_load(
-    struct introducer_config *c, const char *path, char *err, size_t errlen)
-{
-	struct intro_ini ctx = {c, "", 0};
-	int rc = ini_parse(path, intro_ini_handler, &ctx);
-
-	if (rc == -1) {
-		snprintf(err, errlen, "cannot read config file %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	if (rc != 0) {
-		snprintf(err, errlen, "%s line %d: %s", path, rc,
-		    ctx.msg[0] ? ctx.msg : "syntax error");
-		return -1;
-	}
-	free(c->config_path);
-	c->config_path = xstrdup(path);
-	return 0;
-}
-
 int
 introducer_config_finish(struct introducer_config *c, char *err, size_t errlen)
 {
-	char cwd[PATH_MAX];
-	char *p;
-
-	if (c->data_dir[0] == '/')
-		return 0;
-	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+	if (path_absolute(&c->data_dir) != 0) {
 		snprintf(
 		    err, errlen, "data_dir: cannot resolve %s", c->data_dir);
 		return -1;
 	}
-	p = xasprintf("%s/%s", cwd, c->data_dir);
-	free(c->data_dir);
-	c->data_dir = p;
 	return 0;
 }
 
 void
 introducer_config_release(struct introducer_config *c)
 {
-	free(c->config_path);
 	free(c->data_dir);
 	memset(c, 0, sizeof(*c));
 }

@@ -17,7 +17,6 @@
 #define INTRODUCER_MAX_LISTEN 8
 
 struct introducer_config {
-	char *config_path;
 	char *data_dir; /* introducer.db lives here */
 	struct sockaddr_storage listen[INTRODUCER_MAX_LISTEN];
 	unsigned nlisten;
@@ -40,8 +39,6 @@ void introducer_config_defaults(struct introducer_config *c);
 int introducer_config_set(struct introducer_config *c, const char *key,
     const char *value, char *err, size_t errlen);
 /* Read the [introducer] section of an INI file: 0, or -1 with err. */
-int introducer_config_load(
-    struct introducer_config *c, const char *path, char *err, size_t errlen);
 /* Absolute paths; 0 or -1 with err. */
 int
 introducer_config_finish(struct introducer_config *c, char *err, size_t errlen);

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "core/addr.h"
 #include "core/conf.h"
+#include "core/path.h"
 #include "core/xmalloc.h"
 
 const struct config_key config_keys[] = {
@@ -456,25 +457,16 @@ config_load(struct node_config *cfg, const char *path, char *err, size_t errlen)
 		    msg[0] ? msg : "syntax error");
 		return -1;
 	}
-	config_setstr(&cfg->config_path, path);
 	return 0;
 }
 
 static int
 config_absolute(char **slot, const char *what, char *err, size_t errlen)
 {
-	char cwd[PATH_MAX];
-	char *p;
-
-	if ((*slot)[0] == '/')
-		return 0;
-	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+	if (path_absolute(slot) != 0) {
 		snprintf(err, errlen, "%s: cannot resolve relative path", what);
 		return -1;
 	}
-	p = xasprintf("%s/%s", cwd, *slot);
-	free(*slot);
-	*slot = p;
 	return 0;
 }
 
@@ -499,7 +491,6 @@ config_finish(struct node_config *cfg, char *err, size_t errlen)
 void
 config_release(struct node_config *cfg)
 {
-	free(cfg->config_path);
 	free(cfg->share_dir);
 	free(cfg->download_dir);
 	free(cfg->data_dir);

@@ -23,7 +23,6 @@
 #define CONFIG_MAX_LISTEN 8
 
 struct node_config {
-	char *config_path;  /* INI file, or NULL */
 	char *share_dir;    /* shared folder */
 	char *download_dir; /* where downloads land; default share_dir */
 	char *data_dir;     /* node.db lives here */

@@ -261,3 +261,20 @@ def test_daemon_logs_as_json_lines(tmp_path):
     assert all(set(l) >= {"time", "level", "msg"} for l in lines), lines
     assert lines[0]["time"].endswith("Z") and lines[0]["level"] == "info"
     assert any("introducer on" in l["msg"] for l in lines), lines
+
+
+def test_server_config_files_errors(tmp_path):
+    """directory and introducer read their own [section] of --config FILE
+    (other sections are left to other programs); a bad value names the
+    file and line, a missing file says so: usage errors (2)."""
+    conf = tmp_path / "w.conf"
+    conf.write_text("[node]\nupload_slots = 3\n[directory]\nmax_results = 0\n"
+                    "[introducer]\ncheck_interval = 0\n")
+    for cmd, key, line in (("directory", "max_results", 4), ("introducer", "check_interval", 6)):
+        p = subprocess.run([WARREN, cmd, "--config", str(conf)], capture_output=True,
+                           text=True, timeout=30)
+        assert p.returncode == 2, (cmd, p.stderr)
+        assert "%s line %d" % (conf, line) in p.stderr and key in p.stderr, (cmd, p.stderr)
+        p = subprocess.run([WARREN, cmd, "--config", str(tmp_path / "none.conf")],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2 and "cannot read config file" in p.stderr, (cmd, p.stderr)
