@@ -12,6 +12,7 @@
 
 #include "warren/error.h"
 #include "wire/beer2beer.h"
+#include "wire/text.h"
 
 #define REQ_FIRST B2B_REGISTER
 #define REQ_LAST  B2B_REGISTER_APPEND
@@ -72,18 +73,6 @@ is_digit(uint8_t c)
 }
 
 static int
-hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static int
 is_hex(const char *s, size_t len, size_t want)
 {
 	size_t i;
@@ -91,7 +80,7 @@ is_hex(const char *s, size_t len, size_t want)
 	if (len != want)
 		return 0;
 	for (i = 0; i < len; i++)
-		if (hex_value((uint8_t)s[i]) < 0)
+		if (wire_hex_value((uint8_t)s[i]) < 0)
 			return 0;
 	return 1;
 }
@@ -103,7 +92,7 @@ hex_copy(const char *s, size_t want, char *out)
 	size_t i;
 
 	for (i = 0; i < want; i++)
-		out[i] = hex_lower[hex_value((uint8_t)s[i])];
+		out[i] = hex_lower[wire_hex_value((uint8_t)s[i])];
 	out[want] = '\0';
 }
 
@@ -519,77 +508,13 @@ b2b_md5_parse(const void *s, size_t len, char out[B2B_MD5_LEN + 1])
 	return 0;
 }
 
-/* Four groups of 1-3 decimal digits, each <= 255. */
-static int
-parse_v4(const char *s, size_t len, uint8_t out[4])
-{
-	size_t i = 0, nd;
-	unsigned g, v;
-
-	for (g = 0; g < 4; g++) {
-		if (g > 0) {
-			if (i >= len || s[i] != '.')
-				return WARREN_EFIELD;
-			i++;
-		}
-		v = 0;
-		for (nd = 0; nd < 3 && i < len && is_digit((uint8_t)s[i]);
-		     nd++, i++)
-			v = v * 10 + (unsigned)(s[i] - '0');
-		if (nd == 0 || v > 255)
-			return WARREN_EFIELD;
-		out[g] = (uint8_t)v;
-	}
-	return i == len ? 0 : WARREN_EFIELD;
-}
-
-/* §3: unspecified and multicast IPv4 addresses are invalid. */
-static int
-v4_invalid(const uint8_t a[4])
-{
-	return (a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0) ||
-	    (a[0] & 0xf0) == 0xe0;
-}
-
-static int
-addr_invalid(const struct b2b_addr *a)
-{
-	static const uint8_t zero[16];
-	static const uint8_t mapped[12] = {
-	    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-	if (a->family == AF_INET)
-		return v4_invalid(a->a);
-	if (a->family != AF_INET6)
-		return 1;
-	if (memcmp(a->a, zero, 16) == 0 || a->a[0] == 0xff)
-		return 1;
-	return memcmp(a->a, mapped, 12) == 0 && v4_invalid(a->a + 12);
-}
-
 int
 b2b_ip_parse(const void *s, size_t len, struct b2b_addr *out)
 {
 	struct b2b_addr a;
-	char text[B2B_IP_TEXT_MAX];
 
 	memset(&a, 0, sizeof(a));
-	if (len == 0 || len >= sizeof(text))
-		return WARREN_EFIELD;
-	if (memchr(s, ':', len) == NULL) {
-		if (parse_v4(s, len, a.a) < 0)
-			return WARREN_EFIELD;
-		a.family = AF_INET;
-	} else {
-		if (memchr(s, '\0', len) != NULL)
-			return WARREN_EFIELD;
-		memcpy(text, s, len);
-		text[len] = '\0';
-		if (inet_pton(AF_INET6, text, a.a) != 1)
-			return WARREN_EFIELD;
-		a.family = AF_INET6;
-	}
-	if (addr_invalid(&a))
+	if (wire_ip_parse(s, len, B2B_IP_TEXT_MAX - 1, &a.family, a.a) != 0)
 		return WARREN_EFIELD;
 	*out = a;
 	return 0;
@@ -1043,7 +968,7 @@ out_addr(struct b2b_out *o, const struct b2b_addr *a)
 	char text[B2B_IP_TEXT_MAX];
 	int n;
 
-	if (addr_invalid(a))
+	if (wire_ip_unusable(a->family, a->a))
 		return WARREN_EFIELD;
 	n = b2b_ip_format(a, text, sizeof(text));
 	if (n < 0)

@@ -12,6 +12,7 @@
 
 #include "warren/error.h"
 #include "wire/chordtxt.h"
+#include "wire/text.h"
 
 static const char *const op_names[CHORD_OP_COUNT] = {
     [CHORD_OP_UNKNOWN] = "?",
@@ -57,18 +58,6 @@ static int
 is_graph(uint8_t c)
 {
 	return c > 0x20 && c < 0x7f;
-}
-
-static int
-hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static int
@@ -702,8 +691,8 @@ chord_id_parse(const void *s, size_t len, struct chord_id *out)
 	if (len != CHORD_ID_LEN)
 		return WARREN_EFIELD;
 	for (i = 0; i < CHORD_ID_BYTES; i++) {
-		hi = hex_value(p[2 * i]);
-		lo = hex_value(p[2 * i + 1]);
+		hi = wire_hex_value(p[2 * i]);
+		lo = wire_hex_value(p[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return WARREN_EFIELD;
 		id.b[i] = (uint8_t)(hi << 4 | lo);
@@ -780,37 +769,6 @@ chord_id_add_pow2(const struct chord_id *n, unsigned i, struct chord_id *out)
 
 /* ---------------------------------------------------------- addresses */
 
-/* Four groups of 1-3 decimal digits, each <= 255. */
-static int
-parse_v4(const char *s, size_t len, uint8_t out[4])
-{
-	size_t i = 0, nd;
-	unsigned g, v;
-
-	for (g = 0; g < 4; g++) {
-		if (g > 0) {
-			if (i >= len || s[i] != '.')
-				return WARREN_EFIELD;
-			i++;
-		}
-		v = 0;
-		for (nd = 0; nd < 3 && i < len && is_digit((uint8_t)s[i]);
-		     nd++, i++)
-			v = v * 10 + (unsigned)(s[i] - '0');
-		if (nd == 0 || v > 255)
-			return WARREN_EFIELD;
-		out[g] = (uint8_t)v;
-	}
-	return i == len ? 0 : WARREN_EFIELD;
-}
-
-static int
-v4_unusable(const uint8_t a[4])
-{
-	return (a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0) ||
-	    (a[0] & 0xf0) == 0xe0;
-}
-
 static int
 v6_is_mapped(const uint8_t a[16])
 {
@@ -820,41 +778,13 @@ v6_is_mapped(const uint8_t a[16])
 	return memcmp(a, mapped, 12) == 0;
 }
 
-static int
-addr_unusable(const struct chord_addr *a)
-{
-	static const uint8_t zero[16];
-
-	if (a->family == AF_INET)
-		return v4_unusable(a->a);
-	if (memcmp(a->a, zero, 16) == 0 || a->a[0] == 0xff)
-		return 1;
-	return v6_is_mapped(a->a) && v4_unusable(a->a + 12);
-}
-
 int
 chord_ip_parse(const void *s, size_t len, struct chord_addr *out)
 {
 	struct chord_addr a;
-	char text[CHORD_IP_TEXT_MAX];
 
 	memset(&a, 0, sizeof(a));
-	if (len == 0 || len >= sizeof(text))
-		return WARREN_EFIELD;
-	if (memchr(s, ':', len) == NULL) {
-		if (parse_v4(s, len, a.a) < 0)
-			return WARREN_EFIELD;
-		a.family = AF_INET;
-	} else {
-		if (memchr(s, '\0', len) != NULL)
-			return WARREN_EFIELD;
-		memcpy(text, s, len);
-		text[len] = '\0';
-		if (inet_pton(AF_INET6, text, a.a) != 1)
-			return WARREN_EFIELD;
-		a.family = AF_INET6;
-	}
-	if (addr_unusable(&a))
+	if (wire_ip_parse(s, len, CHORD_IP_TEXT_MAX - 1, &a.family, a.a) != 0)
 		return WARREN_EFIELD;
 	*out = a;
 	return 0;
@@ -1016,10 +946,10 @@ chord_md5_parse(const void *s, size_t len, char out[CHORD_MD5_LEN + 1])
 	if (len != CHORD_MD5_LEN)
 		return WARREN_EFIELD;
 	for (i = 0; i < len; i++)
-		if (hex_value(p[i]) < 0)
+		if (wire_hex_value(p[i]) < 0)
 			return WARREN_EFIELD;
 	for (i = 0; i < len; i++)
-		out[i] = hex_lower[hex_value(p[i])];
+		out[i] = hex_lower[wire_hex_value(p[i])];
 	out[len] = '\0';
 	return 0;
 }

@@ -12,6 +12,7 @@
 
 #include "warren/error.h"
 #include "wire/course.h"
+#include "wire/text.h"
 
 /* The fields a fixed-length message is made of, in wire order. */
 enum field {
@@ -96,19 +97,6 @@ static int
 is_digit(uint8_t c)
 {
 	return c >= '0' && c <= '9';
-}
-
-/* Value of one hex digit of either case, or -1. */
-static int
-hex_value(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static uint8_t
@@ -219,7 +207,7 @@ put_md5(uint8_t *p, const char *md5)
 	size_t i;
 
 	for (i = 0; i < COURSE_MD5_LEN; i++) {
-		if (hex_value((uint8_t)md5[i]) < 0)
+		if (wire_hex_value((uint8_t)md5[i]) < 0)
 			return WARREN_EFIELD;
 		p[i] = ascii_lower((uint8_t)md5[i]);
 	}
@@ -249,40 +237,14 @@ v4_is_absent(const uint8_t v4[4])
 static int
 parse_v4(struct course_str s, uint8_t out[4])
 {
-	size_t i = 0, ndigit;
-	unsigned group, v;
-
-	for (group = 0; group < 4; group++) {
-		if (group > 0) {
-			if (i >= s.len || s.ptr[i] != '.')
-				return WARREN_EFIELD;
-			i++;
-		}
-		v = 0;
-		for (ndigit = 0;
-		     ndigit < 3 && i < s.len && is_digit((uint8_t)s.ptr[i]);
-		     ndigit++, i++)
-			v = v * 10 + (unsigned)(s.ptr[i] - '0');
-		if (ndigit == 0 || v > 255)
-			return WARREN_EFIELD;
-		out[group] = (uint8_t)v;
-	}
-	return i == s.len ? 0 : WARREN_EFIELD;
+	return wire_ipv4_parse(s.ptr, s.len, out);
 }
 
 /* IPv6 part of IPP2P: any text inet_pton accepts, at most 39 bytes. */
 static int
 parse_v6(struct course_str s, uint8_t out[16])
 {
-	char text[40];
-
-	if (s.len == 0 || s.len > 39 || memchr(s.ptr, '\0', s.len) != NULL)
-		return WARREN_EFIELD;
-	memcpy(text, s.ptr, s.len);
-	text[s.len] = '\0';
-	if (inet_pton(AF_INET6, text, out) != 1)
-		return WARREN_EFIELD;
-	return 0;
+	return wire_ipv6_parse(s.ptr, s.len, 39, out);
 }
 
 enum course_kind
@@ -531,7 +493,7 @@ course_md5_parse(const void *p32, char out[COURSE_MD5_LEN + 1])
 	size_t i;
 
 	for (i = 0; i < COURSE_MD5_LEN; i++) {
-		if (hex_value(p[i]) < 0)
+		if (wire_hex_value(p[i]) < 0)
 			return WARREN_EFIELD;
 		tmp[i] = (char)ascii_lower(p[i]);
 	}
@@ -1073,8 +1035,8 @@ course_ahas_next(struct course_ahas *p, const void *buf, size_t len,
 		if (len < COURSE_SHA1_LEN)
 			return 0;
 		for (i = 0; i < 20; i++) {
-			hi = hex_value(b[2 * i]);
-			lo = hex_value(b[2 * i + 1]);
+			hi = wire_hex_value(b[2 * i]);
+			lo = wire_hex_value(b[2 * i + 1]);
 			if (hi < 0 || lo < 0)
 				return WARREN_EFIELD;
 			tmp[i] = (uint8_t)(hi << 4 | lo);
