@@ -1384,55 +1384,6 @@ out:
 
 /* ------------------------------------------------------------ course FIND */
 
-/* The term as course_term_match() reads it: spaces and NULs stripped, one
- * leading and one trailing '%' removed, spaces stripped again. */
-static struct course_str
-ac_term_trim(struct course_str t)
-{
-	while (t.len > 0 && (t.ptr[0] == ' ' || t.ptr[0] == '\0')) {
-		t.ptr++;
-		t.len--;
-	}
-	while (
-	    t.len > 0 && (t.ptr[t.len - 1] == ' ' || t.ptr[t.len - 1] == '\0'))
-		t.len--;
-	if (t.len > 0 && t.ptr[0] == '%') {
-		t.ptr++;
-		t.len--;
-	}
-	if (t.len > 0 && t.ptr[t.len - 1] == '%')
-		t.len--;
-	while (t.len > 0 && t.ptr[0] == ' ') {
-		t.ptr++;
-		t.len--;
-	}
-	while (t.len > 0 && t.ptr[t.len - 1] == ' ')
-		t.len--;
-	return t;
-}
-
-/* The longest run of ASCII bytes (1..127) of t: the only part of a course
- * term (any bytes) that the tokenizer reads the same way in every name. */
-static struct course_str
-ac_ascii_run(struct course_str t)
-{
-	struct course_str best = {t.ptr, 0};
-	size_t i, start = 0;
-
-	for (i = 0; i <= t.len; i++) {
-		unsigned char c = i < t.len ? (unsigned char)t.ptr[i] : 0;
-
-		if (c >= 1 && c <= 127)
-			continue;
-		if (i - start > best.len) {
-			best.ptr = t.ptr + start;
-			best.len = i - start;
-		}
-		start = i + 1;
-	}
-	return best;
-}
-
 /* The holder of a hit as a course peer (course_peer_from_sockaddr). */
 static int
 ac_course_peer(
@@ -1462,7 +1413,7 @@ int
 accounts_find(struct accounts *a, struct course_str term, int64_t now_ms,
     accounts_find_cb cb, void *arg)
 {
-	struct course_str run = ac_ascii_run(ac_term_trim(term));
+	struct course_str run = course_term_index_run(term);
 	struct course_peer peer;
 	struct b2b_hit h;
 	sqlite3_stmt *s = a->st[ST_FIND_ALL];

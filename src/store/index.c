@@ -796,62 +796,6 @@ out:
 
 /* ------------------------------------------------------------ find */
 
-/*
- * The term as course_term_match() sees it: spaces and NULs stripped, one
- * leading and one trailing '%' removed, spaces stripped again.
- */
-static struct course_str
-ix_term_trim(struct course_str t)
-{
-	while (t.len > 0 && (t.ptr[0] == ' ' || t.ptr[0] == '\0')) {
-		t.ptr++;
-		t.len--;
-	}
-	while (
-	    t.len > 0 && (t.ptr[t.len - 1] == ' ' || t.ptr[t.len - 1] == '\0'))
-		t.len--;
-	if (t.len > 0 && t.ptr[0] == '%') {
-		t.ptr++;
-		t.len--;
-	}
-	if (t.len > 0 && t.ptr[t.len - 1] == '%')
-		t.len--;
-	while (t.len > 0 && t.ptr[0] == ' ') {
-		t.ptr++;
-		t.len--;
-	}
-	while (t.len > 0 && t.ptr[t.len - 1] == ' ')
-		t.len--;
-	return t;
-}
-
-/*
- * The longest run of ASCII bytes (1..127) in t. Only such a run is safe to
- * hand to the tokenizer: it reads ASCII bytes of a name as the same
- * characters wherever they stand, whereas a non-ASCII byte sequence of the
- * term may be decoded differently inside a name (a cut or invalid UTF-8
- * sequence) and so miss a §4 match.
- */
-static struct course_str
-ix_ascii_run(struct course_str t)
-{
-	struct course_str best = {t.ptr, 0};
-	size_t i, start = 0;
-
-	for (i = 0; i <= t.len; i++) {
-		unsigned char c = i < t.len ? (unsigned char)t.ptr[i] : 0;
-
-		if (c >= 1 && c <= 127)
-			continue;
-		if (i - start > best.len) {
-			best.ptr = t.ptr + start;
-			best.len = i - start;
-		}
-		start = i + 1;
-	}
-	return best;
-}
-
 /* run as one FTS5 string: double-quoted, '"' doubled. Caller frees. */
 static char *
 ix_fts_quote(struct course_str run, size_t *len)
@@ -880,7 +824,7 @@ ix_fts_quote(struct course_str run, size_t *len)
 static int
 ix_find_stmt(struct index *ix, struct course_str term, sqlite3_stmt **out)
 {
-	struct course_str run = ix_ascii_run(ix_term_trim(term));
+	struct course_str run = course_term_index_run(term);
 	sqlite3_stmt *s = ix->st[ST_FIND_PROBE];
 	char *q;
 	size_t qlen;

@@ -667,18 +667,61 @@ ci_contains(
 	return 0;
 }
 
-int
-course_term_match(struct course_str term, const char *name, size_t name_len)
+/*
+ * The term as course_term_match() sees it: spaces and NULs stripped, one
+ * leading and one trailing '%' removed, spaces stripped again.
+ */
+static struct course_str
+term_trim(struct course_str t)
 {
-	struct course_str t = strip(term.ptr, term.len, 1);
-
+	t = strip(t.ptr, t.len, 1);
 	if (t.len > 0 && t.ptr[0] == '%') {
 		t.ptr++;
 		t.len--;
 	}
 	if (t.len > 0 && t.ptr[t.len - 1] == '%')
 		t.len--;
-	t = strip(t.ptr, t.len, 0);
+	return strip(t.ptr, t.len, 0);
+}
+
+/*
+ * The longest run of ASCII bytes (1..127) in t. Only such a run is safe to
+ * hand to the tokenizer: it reads ASCII bytes of a name as the same
+ * characters wherever they stand, whereas a non-ASCII byte sequence of the
+ * term may be decoded differently inside a name (a cut or invalid UTF-8
+ * sequence) and so miss a §4 match.
+ */
+static struct course_str
+ascii_run(struct course_str t)
+{
+	struct course_str best = {t.ptr, 0};
+	size_t i, start = 0;
+
+	for (i = 0; i <= t.len; i++) {
+		unsigned char c = i < t.len ? (unsigned char)t.ptr[i] : 0;
+
+		if (c >= 1 && c <= 127)
+			continue;
+		if (i - start > best.len) {
+			best.ptr = t.ptr + start;
+			best.len = i - start;
+		}
+		start = i + 1;
+	}
+	return best;
+}
+
+struct course_str
+course_term_index_run(struct course_str term)
+{
+	return ascii_run(term_trim(term));
+}
+
+int
+course_term_match(struct course_str term, const char *name, size_t name_len)
+{
+	struct course_str t = term_trim(term);
+
 	if (t.len == 0 || (t.len == 1 && t.ptr[0] == '*'))
 		return 1;
 	return ci_contains(name, name_len, t.ptr, t.len);

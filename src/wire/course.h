@@ -236,6 +236,18 @@ int
 course_term_match(struct course_str term, const char *name, size_t name_len);
 
 /*
+ * The part of a FIND term a trigram index may be asked for: the term as
+ * course_term_match() reads it (spaces and NULs stripped, one leading and
+ * one trailing '%' removed, spaces stripped again), then its longest run
+ * of ASCII bytes (1..127). Only such a run is safe to hand to a
+ * tokenizer: it reads ASCII bytes of a name as the same characters
+ * wherever they stand, whereas non-ASCII bytes of the term may be decoded
+ * differently inside a name (a cut or invalid UTF-8 sequence) and so miss
+ * a §4 match. A view into term; may be empty.
+ */
+struct course_str course_term_index_run(struct course_str term);
+
+/*
  * §2.6 item 4: turn a name from the network into a safe file name. Every
  * '/', '\\', NUL and control byte (0x01-0x1f, 0x7f) becomes '_'; an empty
  * result, "." or ".." becomes md5. Writes a NUL-terminated string of at most
