@@ -327,6 +327,18 @@ succ_insert_front(struct overlay *o, const struct chord_node *n)
 	o->nsucc = j;
 }
 
+static void lone_tick(uv_timer_t *t);
+
+/* Alone with a way back in: ask the introducer (or the bootstrap node)
+ * again every lone_retry_interval until a ring takes this node. */
+static void
+lone_arm(struct overlay *o)
+{
+	if ((o->cfg.has_introducer || o->cfg.has_bootstrap) &&
+	    !uv_is_active((uv_handle_t *)o->t_lone))
+		chord_timer_arm(o, o->t_lone, lone_tick, o->cfg.lone_retry_ms);
+}
+
 /* The list is empty: take the closest live node this node knows. */
 static void
 succ_fallback(struct overlay *o)
@@ -415,6 +427,11 @@ chord_mark_failed(struct overlay *o, const struct chord_node *n)
 		succ_fallback(o);
 	if (was_succ)
 		succ_log(o, "the successor failed");
+	/* Its successors, fingers and predecessor all gone at once (r = 1
+	 * and two neighbours lost): a ring of one that the rest of the ring
+	 * no longer points to. Nothing would bring it back but a new join. */
+	if (chord_alone(o) && o->state == CHORD_RUNNING)
+		lone_arm(o);
 }
 
 void
@@ -869,9 +886,7 @@ join_alone(struct overlay *o)
 			? " (asking again while alone)"
 			: "");
 	join_running(o, 0);
-	if ((o->cfg.has_introducer || o->cfg.has_bootstrap) &&
-	    !uv_is_active((uv_handle_t *)o->t_lone))
-		chord_timer_arm(o, o->t_lone, lone_tick, o->cfg.lone_retry_ms);
+	lone_arm(o);
 }
 
 static void

@@ -447,6 +447,7 @@ chord_index_republish(struct overlay *o, uint64_t spread_ms)
 	unsigned i = 0;
 
 	/* A new round replaces what is left of the last one. */
+	o->n.republish_rounds++;
 	pubq_clear(&p->paced);
 	if (o->env.lib == NULL)
 		return;
@@ -486,12 +487,13 @@ chord_index_json(struct overlay *o)
 {
 	struct chord_pub *p = o->pub;
 
-	return json_pack("{s:i,s:i,s:i,s:I,s:I,s:I}", "publish_queued",
+	return json_pack("{s:i,s:i,s:i,s:I,s:I,s:I,s:I}", "publish_queued",
 	    (int)p->urgent.n, "republish_queued", (int)p->paced.n,
 	    "publish_running", (int)p->nruns, "puts_sent",
 	    (json_int_t)o->n.puts_sent, "puts_failed",
 	    (json_int_t)o->n.puts_failed, "published_keys",
-	    (json_int_t)o->n.published_keys);
+	    (json_int_t)o->n.published_keys, "republish_rounds",
+	    (json_int_t)o->n.republish_rounds);
 }
 
 /* ------------------------------------------------------------ searching */

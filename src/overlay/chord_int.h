@@ -77,6 +77,7 @@ struct chord_counters {
 	uint64_t store_full;                     /* PUTs refused */
 	uint64_t puts_sent, puts_failed;         /* publication */
 	uint64_t published_keys;                 /* key jobs completed */
+	uint64_t republish_rounds;               /* rounds started */
 	uint64_t searches, walks;
 	uint64_t stabilize_rounds, successor_changes, predecessor_changes;
 	uint64_t joins, join_failures, transferred, purged;
