@@ -18,7 +18,8 @@ import socket
 import threading
 import time
 
-from conftest import WARREN, free_port, make_file, md5_file, next_ipv4, request, wait_until
+from conftest import (WARREN, free_port, make_file, md5_file, next_ipv4, recv_all, request,
+                      wait_until)
 from test_introducer import Introducer
 
 # chord.md §4
@@ -719,19 +720,28 @@ def test_graceful_leave_hands_keys_to_the_successor(net, tmp_path):
 
         def after(n):
             return by_id[(by_id.index(n) + 1) % len(by_id)]
-        # Two keywords held by two different nodes, neither the holder,
-        # the crashed one not the successor that takes the hand-over.
-        words = owners = None
-        for i in range(1000):
-            for j in range(i):
-                w = ["leave%03dx" % i, "leave%03dx" % j]
-                o = [responsible(sha1(x)) for x in w]
-                if holder not in o and o[0] is not o[1] and after(o[0]) is not o[1]:
-                    words, owners = w, o
-                    break
-            if words:
+
+        def before(n):
+            return by_id[by_id.index(n) - 1]
+        # Two keywords held by two different nodes, neither the holder nor
+        # its neighbours, the crashed one not the successor that takes the
+        # hand-over. (A holder that lost both neighbours would be alone,
+        # join again and republish everything, the crashed node's keys
+        # included: r = 1 leaves no other way back.)
+        near = (holder, before(holder), after(holder))
+        far = [n for n in by_id if n not in near]  # two neighbours
+        graceful = next(n for n in far if after(n) not in far)
+        crashed = next(n for n in far if n is not graceful)
+        owners = (graceful, crashed)
+        words = [None, None]
+        for i in range(200000):
+            w = "leave%06dx" % i
+            o = responsible(sha1(w))
+            if o in owners and words[owners.index(o)] is None:
+                words[owners.index(o)] = w
+            if all(words):
                 break
-        graceful, crashed = owners
+        assert all(words), "no keyword for each of two arcs"
         name = "Handover %s %s.bin" % tuple(words)
         path = os.path.join(str(tmp_path), name)
         md5 = make_file(path, 30000, seed=5)
@@ -813,3 +823,42 @@ def test_node_cut_off_from_the_ring_joins_again(net, tmp_path):
         assert "joined the ring" in x.read_log().split("the successor failed")[-1]
     finally:
         it.stop()
+
+
+def test_ring_port_serves_files_like_the_main_port(net, tmp_path):
+    """Every overlay port of a node serves RETR, RETP and HASH (issue 8),
+    the ring port too: a connection whose first bytes are a course
+    transfer request is answered as on the main port, byte for byte; chord
+    lines on the same port are still chord, including ops that start
+    with the same letters."""
+    n = chord_node(net, "files", start=False)
+    md5 = make_file(os.path.join(n.share, "ring served.bin"), 700000, seed=3)
+    n.start()
+    wait_until(lambda: md5 in n.cli("share", "ls", "--json", check=0).stdout, 30,
+               "the file hashed")
+    ring = "%s:%d" % n.ring
+    for msg in (b"RETR" + md5.encode(), b"HASH" + md5.encode(),
+                b"RETP" + md5.encode() + b"00000002", b"RETR" + b"0" * 32):
+        want = request(n.addr, msg)
+        got = request(ring, msg)
+        assert got == want and len(got) >= 4, (msg, got[:40], want[:40])
+    assert request(ring, b"RETR" + md5.encode())[:4] == b"ARET"
+    assert request(ring, b"HASH" + md5.encode())[:4] == b"AHAS"
+    # A request split after its kind is still a transfer.
+    with socket.create_connection(n.ring, 5) as c:
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c.sendall(b"RETR")
+        time.sleep(0.05)  # to send two segments; nothing waits on it
+        c.sendall(md5.encode())
+        c.settimeout(10)
+        assert recv_all(c) == request(n.addr, b"RETR" + md5.encode())
+    # Chord lines are still chord.
+    assert chord_req(n.ring, "PING") == b"200 OK 0\r\n"
+    assert chord_req(n.ring, "RETR") == b"400 BAD REQUEST 0\r\n"
+    assert chord_req(n.ring, "HASHING " + md5) == b"400 BAD REQUEST 0\r\n"
+    assert chord_req(n.ring, "RETRX") == b"400 BAD REQUEST 0\r\n"
+    st = chord_status(n)["counters"]
+    assert st["transfers"] == 7, st
+    # A malformed transfer request gets the course answer, not a chord one.
+    assert request(ring, b"RETP" + md5.encode() + b"0000000z") == \
+        request(n.addr, b"RETP" + md5.encode() + b"0000000z")
