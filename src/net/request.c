@@ -143,6 +143,17 @@ request_accept(void *arg, struct conn *c)
 		conn_close(c, 0);
 }
 
+void
+request_server_adopt(struct request_server *s, struct conn *c)
+{
+	s->stats.accepted++;
+	s->pending++;
+	c->owner = s;
+	c->on_read = request_read;
+	c->on_close = request_closed;
+	request_read(c);
+}
+
 struct request_server *
 request_server_new(uv_loop_t *loop, uint64_t deadline_ms, int max_conns)
 {

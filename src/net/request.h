@@ -50,6 +50,13 @@ request_server_addr(const struct request_server *s, unsigned i);
 void request_server_on(
     struct request_server *s, enum course_kind kind, request_cb cb, void *arg);
 
+/*
+ * Serve c, accepted by another server on a port it shares with the
+ * course protocol, as if s had accepted it: its first bytes (already in
+ * c->rbuf) are a course request. s takes c over, callbacks and all.
+ */
+void request_server_adopt(struct request_server *s, struct conn *c);
+
 /* True for kinds answered on the same connection (model R, §2.1). */
 int request_kind_is_rr(enum course_kind kind);
 

@@ -1449,7 +1449,7 @@ chord_status(struct overlay *o)
 		json_array_append_new(
 		    hist, json_integer((json_int_t)o->n.hop_hist[h]));
 	c = json_pack("{s:I,s:I,s:I,s:I,s:f,s:o,s:I,s:I,s:I,s:o,s:I,s:I,s:I,"
-		      "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+		      "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 	    "lookups", (json_int_t)o->n.lookups, "lookups_ok",
 	    (json_int_t)o->n.lookups_ok, "lookups_failed",
 	    (json_int_t)o->n.lookups_failed, "hops_total",
@@ -1459,7 +1459,8 @@ chord_status(struct overlay *o)
 	    (json_int_t)o->n.requests_sent, "requests_failed",
 	    (json_int_t)o->n.requests_failed, "timeouts",
 	    (json_int_t)o->n.timeouts, "served", served, "bad_requests",
-	    (json_int_t)o->n.bad_requests, "store_full",
+	    (json_int_t)o->n.bad_requests, "transfers",
+	    (json_int_t)o->n.transfers_handed, "store_full",
 	    (json_int_t)o->n.store_full, "stabilize_rounds",
 	    (json_int_t)o->n.stabilize_rounds, "successor_changes",
 	    (json_int_t)o->n.successor_changes, "predecessor_changes",

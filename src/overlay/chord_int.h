@@ -74,6 +74,7 @@ struct chord_counters {
 	uint64_t timeouts;                       /* of those, deadline */
 	uint64_t served[CHORD_OP_COUNT];         /* requests answered by op */
 	uint64_t bad_requests;                   /* answered 400 or 422 */
+	uint64_t transfers_handed;               /* RETR/RETP/HASH passed on */
 	uint64_t store_full;                     /* PUTs refused */
 	uint64_t puts_sent, puts_failed;         /* publication */
 	uint64_t published_keys;                 /* key jobs completed */

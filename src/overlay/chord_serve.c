@@ -3,6 +3,11 @@
  * request line per connection within the request deadline, one answer,
  * then the server closes. The answers come from chord_serve_answer(),
  * which the node also uses for the requests it sends itself.
+ *
+ * The port serves files too, as every overlay port of a node does: a
+ * connection whose first bytes are RETR, RETP or HASH followed by an MD5
+ * digit (no chord op has that shape: an op is followed by a space or the
+ * line end) is handed to the node's course request server.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +19,8 @@
 #include "core/xmalloc.h"
 #include "net/conn.h"
 #include "net/listener.h"
+#include "net/request.h"
+#include "wire/text.h"
 #include "warren/error.h"
 
 enum sconn_state {
@@ -395,6 +402,30 @@ sconn_answer(struct chord_sconn *sc, char *buf, size_t len)
 	free(buf);
 }
 
+/* The first bytes are a course transfer request: "RETR" + an MD5 digit. */
+static int
+sconn_is_transfer(const struct conn *c)
+{
+	enum course_kind k;
+
+	if (c->rlen <= COURSE_KIND_LEN)
+		return 0;
+	k = course_kind_parse(c->rbuf);
+	return (k == COURSE_RETR || k == COURSE_RETP || k == COURSE_HASH) &&
+	    wire_hex_value(c->rbuf[COURSE_KIND_LEN]) >= 0;
+}
+
+static void
+sconn_unlink(struct overlay *o, struct chord_sconn *sc)
+{
+	if (sc->prev != NULL)
+		sc->prev->next = sc->next;
+	else
+		o->sconns = sc->next;
+	if (sc->next != NULL)
+		sc->next->prev = sc->prev;
+}
+
 static void
 sconn_request(struct chord_sconn *sc)
 {
@@ -406,6 +437,13 @@ sconn_request(struct chord_sconn *sc)
 	char *resp;
 	int n;
 
+	if (o->env.rs != NULL && sconn_is_transfer(c)) {
+		o->n.transfers_handed++;
+		sconn_unlink(o, sc);
+		free(sc);
+		request_server_adopt(o->env.rs, c);
+		return;
+	}
 	n = chord_request_parse(c->rbuf, c->rlen, &r);
 	if (n == 0) {
 		/* The deadline runs from accept, not from the last byte. */
@@ -450,14 +488,8 @@ sconn_closed(struct conn *c, int err)
 	struct overlay *o = sc->o;
 
 	(void)err;
-	if (o != NULL) {
-		if (sc->prev != NULL)
-			sc->prev->next = sc->next;
-		else
-			o->sconns = sc->next;
-		if (sc->next != NULL)
-			sc->next->prev = sc->prev;
-	}
+	if (o != NULL)
+		sconn_unlink(o, sc);
 	free(sc);
 }
 

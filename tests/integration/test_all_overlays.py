@@ -148,7 +148,7 @@ def test_one_node_in_four_overlays_merged_search_and_download(net, tmp_path):
         # shares the file once its library has hashed the download).
         wait_until(lambda: md5 in m.cli("share", "ls", "--json", check=0).stdout, 30,
                    "M shares the file")
-        for port in (main, pg, pk):
+        for port in (main, pg, pk, pc):
             with socket.create_connection((ip, port), 5) as c:
                 c.sendall(b"RETR" + md5.encode())
                 c.settimeout(10)
