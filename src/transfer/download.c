@@ -105,7 +105,8 @@ struct djob {
 	struct dreq *req; /* DJOB_PART from a RETR: to count pending */
 	uint8_t *bitmap;  /* DJOB_CHECK: parts to re-verify; owned */
 	int err;
-	int ok; /* DJOB_PART: SHA-1 matched; FINALIZE: MD5 */
+	int ok;       /* DJOB_PART: SHA-1 matched; FINALIZE: MD5 */
+	int feed_md5; /* DJOB_PART: also the next part of the MD5 */
 };
 
 struct download {
@@ -137,6 +138,7 @@ struct download {
 				    in part buffers to parts_in_flight */
 	unsigned ahas_src;       /* source whose AHAS was adopted */
 
+	uv_mutex_t wlock;   /* one pwrite at a time (the inode lock) */
 	struct hash md5ctx; /* used by one job at a time */
 	int md5_running;
 	int checking;        /* resume: the CHECK job runs (shown as such) */
@@ -350,7 +352,11 @@ job_work(uv_work_t *w)
 			    HASH_SHA1_LEN) == 0;
 		if (!j->ok)
 			return;
+		uv_mutex_lock(&d->wlock);
 		j->err = job_io(d->fd, j->buf, j->len, j->off, 1);
+		uv_mutex_unlock(&d->wlock);
+		if (j->err == 0 && j->feed_md5)
+			hash_update(&d->md5ctx, j->buf, j->len);
 		return;
 	case DJOB_STREAM:
 		j->err = job_io(d->fd, j->buf, j->len, j->off, 1);
@@ -861,6 +867,12 @@ download_part_ready(
 	if (r->kind == DREQ_RETR) {
 		j->req = r;
 		r->pending_jobs++;
+	}
+	/* The next part of the MD5 (parts mostly arrive in order): hash it
+	 * from this buffer rather than read it back later. */
+	if (!d->md5_running && part == d->md5_next) {
+		j->feed_md5 = 1;
+		d->md5_running = 1;
 	}
 	job_start(j);
 }
@@ -1430,6 +1442,11 @@ job_done_part(struct download *d, struct djob *j)
 		dreq_free(j->req);
 		j->req = NULL;
 	}
+	if (j->feed_md5) {
+		d->md5_running = 0;
+		if (j->ok && j->err == 0)
+			d->md5_next = j->part + 1;
+	}
 	if (d->pstate == NULL || download_over(d) || d->stopping)
 		return;
 	d->parts_inflight--;
@@ -1624,6 +1641,7 @@ download_free_now(struct download *d)
 	free(d->hashes);
 	free(d->pstate);
 	free(d->bitmap);
+	uv_mutex_destroy(&d->wlock);
 	free(d);
 	if (dl->dead && dl->list == NULL && !dl->timer_open)
 		free(dl);
@@ -1748,6 +1766,8 @@ download_new(
 {
 	struct download *d = xcalloc(1, sizeof(*d));
 
+	if (uv_mutex_init(&d->wlock) != 0)
+		abort();
 	d->dl = dl;
 	d->id = dl->next_id++;
 	d->row = -1;
